@@ -1,0 +1,1 @@
+"""Checks: small pure functions over captured evidence that raise CheckFailed."""

@@ -1,0 +1,1 @@
+"""Reporting: results.json, the summary table, and the views drawn from them."""

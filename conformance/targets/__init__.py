@@ -1,0 +1,1 @@
+"""Targets: the declaration of an ECS or EES under test, and how to reach it."""

@@ -1,0 +1,137 @@
+"""The target declaration (PICS/PIXIT): what a vendor says about the ECS or EES under test.
+
+These are plain frozen data; :mod:`conformance.targets.config` builds them from a TOML file
+and is the only place that knows the file format. Paths are absolute once loaded.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+Role = Literal["ecs", "ees"]
+ClientAuth = Literal["mutual-certificate", "server-certificate", "psk"]
+Authorization = Literal["token", "local"]
+EecRole = Literal["authorized", "unauthorized", "second"]
+
+
+@dataclass(frozen=True)
+class EecIdentity:
+    """An EEC the target knows: its EEC ID, its GPSI, and what local policy makes of it.
+
+    ``authorized``: authenticated and authorized. ``unauthorized``: authenticated (the target
+    trusts its certificate) but not authorized by local policy. ``second``: another authorized
+    EEC, for cross-EEC cases (a GPSI or token belonging to someone else).
+    """
+
+    role: EecRole
+    eec_id: str
+    gpsi: str
+    cert: Path | None = None
+    """Vendor-provided client certificate chain (PEM); ``None`` when the harness issues it."""
+    key: Path | None = None
+
+
+@dataclass(frozen=True)
+class CandidateEes:
+    """An EES the ECS offers, as the ECS is configured (TS 33.558 6.2 first sentence)."""
+
+    ees_id: str
+    fqdn: str
+    service_names: tuple[str, ...]
+    authorization: Authorization
+
+
+@dataclass(frozen=True)
+class TokenDelivery:
+    """How the ECS hands EES access tokens to the EEC: no released schema carries them.
+
+    ``response``: inside ECSServProvResp, at ``member`` (a dotted path) of each EESInfo in
+    ``ednCnfgInfo[].eess[]``. ``token-endpoint``: an OAuth 2.0 client-credentials token
+    endpoint at ``token_url``, the EEC authenticating with its TLS client certificate.
+    """
+
+    binding: Literal["response", "token-endpoint"]
+    member: str = "accessToken"
+    token_url: str | None = None
+    client_auth: Literal["tls_client_auth"] = "tls_client_auth"
+
+
+@dataclass(frozen=True)
+class TokenKeys:
+    """Where the public keys that verify the ECS's tokens are published."""
+
+    jwks_file: Path | None = None
+    jwks_url: str | None = None
+
+
+@dataclass(frozen=True)
+class TrustedIssuer:
+    """The token issuer an EES trusts, played by the harness's fake ECS.
+
+    ``harness``: the harness signs with the issuer key in its material directory, which the
+    vendor provisions (``issuer.jwks.json`` from ``conformance pki export``). ``vendor``: the
+    vendor gives the private key (``key``, PEM or JWK) its EES already trusts.
+    """
+
+    source: Literal["harness", "vendor"]
+    issuer: str
+    key: Path | None = None
+    kid: str | None = None
+    algorithm: str = "ES256"
+    lifetime: int = 300
+
+
+@dataclass(frozen=True)
+class Deviation:
+    """A requirement the vendor declares the target does not meet, and why."""
+
+    requirement: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class TargetConfig:
+    """One ECS or EES under test."""
+
+    file: Path
+    name: str
+    role: Role
+    base_url: str
+    """The ``{apiRoot}`` of the EDGE-4 (ECS) or EDGE-1 (EES) APIs, ``https://host:port``."""
+    fqdn: str
+    """The name the server is known by: SNI, server certificate name, token ``iss``/``aud``."""
+    trust_anchor: Path
+    client_auth: ClientAuth
+    eecs: tuple[EecIdentity, ...]
+    client_certs: Literal["harness", "vendor"] = "harness"
+    harness_material: Path | None = None
+    """Directory written by ``conformance pki export``; ``None``: a throwaway one per run."""
+    timeout: float = 5.0
+    http2: bool = True
+    deviations: tuple[Deviation, ...] = ()
+    request_template: Path | None = None
+    """Optional JSON body the harness starts every ECSServProvReq / EECRegistration from."""
+    # ECS only
+    candidate_ees: tuple[CandidateEes, ...] = ()
+    token_delivery: TokenDelivery | None = None
+    token_keys: TokenKeys | None = None
+    max_token_lifetime: int = 3600
+    # EES only
+    authorization: Authorization | None = None
+    service_names: tuple[str, ...] = ()
+    trusted_issuer: TrustedIssuer | None = None
+    extra: dict[str, str] = field(default_factory=dict)
+
+    def eec(self, role: EecRole) -> EecIdentity:
+        """The declared EEC with this role (the loader guarantees ``authorized`` exists)."""
+        for identity in self.eecs:
+            if identity.role == role:
+                return identity
+        from conformance.errors import NotApplicable
+
+        raise NotApplicable(f"target {self.name} declares no EEC identity with role '{role}' ([[eec]] role)")
+
+    def deviation(self, requirement: str) -> Deviation | None:
+        return next((d for d in self.deviations if d.requirement == requirement), None)
