@@ -63,6 +63,6 @@ class CheckFailed(AssertionError):
     def __str__(self) -> str:
         lines = [self.title, f"  expected: {self.expected}", f"  actual:   {self.actual}"]
         if self.requirement:
-            lines.insert(0, f"[{self.requirement}]")
+            lines.insert(0, self.requirement)
         lines.extend(f"  hint: {hint}" for hint in self.hints)
         return "\n".join(lines)

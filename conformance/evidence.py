@@ -172,8 +172,7 @@ def redact_json(value: Any) -> Any:
     """Redact secrets in a parsed JSON document: token members and JWT-looking strings."""
     if isinstance(value, dict):
         return {
-            k: (redact_token(str(v)) if k.lower() in _SECRET_KEYS and v else redact_json(v))
-            for k, v in value.items()
+            k: (redact_token(str(v)) if k.lower() in _SECRET_KEYS and v else redact_json(v)) for k, v in value.items()
         }
     if isinstance(value, list):
         return [redact_json(v) for v in value]
@@ -198,9 +197,7 @@ def render_body(raw: bytes) -> str:
 def to_jsonable(obj: Any) -> Any:
     """Dataclasses and enums to plain JSON values; ``response_json`` is left out (unredacted)."""
     if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
-        return {
-            f.name: to_jsonable(getattr(obj, f.name)) for f in dataclasses.fields(obj) if f.name != "response_json"
-        }
+        return {f.name: to_jsonable(getattr(obj, f.name)) for f in dataclasses.fields(obj) if f.name != "response_json"}
     if isinstance(obj, enum.Enum):
         return obj.value
     if isinstance(obj, dict):

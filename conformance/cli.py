@@ -1,0 +1,220 @@
+"""The ``conformance`` command: a thin layer over ``pytest.main`` and the plugin.
+
+conformance run --target FILE|reference [--fault NAME]... [--req ID_PREFIX]... [--out DIR] [--strict]
+conformance list [--json]
+conformance reference serve [--fault NAME]... [--targets-dir DIR]
+conformance reference faults
+conformance pki export DIR [--target FILE]
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from conformance import __version__
+from conformance.errors import ConfigError
+
+EXIT_SETUP = 2
+
+
+def suites_dir() -> Path:
+    """Where the suites are: the checkout's ``suites/``, or the installed ``conformance_suites``."""
+    import importlib.util
+
+    spec = importlib.util.find_spec("conformance_suites")
+    if spec is not None and spec.submodule_search_locations:
+        return Path(next(iter(spec.submodule_search_locations)))
+    return Path(__file__).resolve().parent.parent / "suites"
+
+
+def default_out(targets: list[str]) -> Path:
+    stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
+    name = "reference" if targets == ["reference"] else Path(targets[0]).stem if len(targets) == 1 else "multi"
+    return Path("reports") / name / stamp
+
+
+def pytest_args(args: argparse.Namespace) -> list[str]:
+    """The pytest command line a ``conformance run`` stands for."""
+    out: Path = args.out or default_out(args.target)
+    argv = [
+        str(suites_dir()),
+        "-p",
+        "no:cacheprovider",
+        "-q",
+        "-rN",
+        "--tb=no",
+        f"--junitxml={out / 'junit.xml'}",
+        f"--out={out}",
+        "-o",
+        "junit_family=xunit2",
+        "-o",
+        "junit_suite_name=ts33558-conformance",
+        f"--deadline={args.deadline}",
+        f"--timeout={args.case_timeout}",
+    ]
+    argv += [f"--target={t}" for t in args.target]
+    argv += [f"--fault={f}" for f in args.fault]
+    argv += [f"--req={r}" for r in args.req]
+    if args.strict:
+        argv.append("--conformance-strict")
+    return argv
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    code = pytest.main(pytest_args(args))
+    return int(code) if int(code) in (0, 1) else EXIT_SETUP
+
+
+class _Lister:
+    """A pytest plugin that only records what was collected."""
+
+    def __init__(self) -> None:
+        self.rows: dict[str, dict[str, Any]] = {}
+        self.errors: list[str] = []
+
+    def pytest_collectreport(self, report: pytest.CollectReport) -> None:
+        if report.failed:
+            self.errors.append(f"{report.nodeid}: {report.longreprtext}")
+
+    def pytest_collection_modifyitems(self, items: list[pytest.Item]) -> None:
+        from conformance import requirements
+        from conformance.plugin import requirement_ids
+
+        for item in items:
+            ids = requirement_ids(item)
+            if not ids:
+                continue
+            base = item.nodeid.split("[")[0]
+            doc = (getattr(getattr(item, "function", None), "__doc__", "") or "").strip()
+            self.rows.setdefault(
+                base,
+                {
+                    "id": base,
+                    "requirements": ids,
+                    "role": requirements.lookup(ids[0]).role,
+                    "level": requirements.strongest_level(ids),
+                    "title": doc.splitlines()[0] if doc else item.name,
+                    "variants": [],
+                },
+            )["variants"].append(item.nodeid[len(base) :] or "")
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    lister = _Lister()
+    code = pytest.main(
+        [str(suites_dir()), "--collect-only", "-p", "no:cacheprovider", "-p", "no:terminal"], plugins=[lister]
+    )
+    if lister.errors or int(code) not in (0, 5):
+        print("\n".join(lister.errors) or f"collection failed (pytest exit {int(code)})", file=sys.stderr)
+        return EXIT_SETUP
+    rows = sorted(lister.rows.values(), key=lambda r: (r["requirements"], r["id"]))
+    if args.json:
+        print(json.dumps(rows, indent=1))
+        return 0
+    for row in rows:
+        print(f"{','.join(row['requirements']):<24}{row['role']:<5}{row['level']:<3}{row['id']}")
+        print(f"{'':<32}{row['title']}")
+    print(f"\n{len(rows)} tests ({sum(len(r['variants']) for r in rows)} cases) for each target of their role")
+    return 0
+
+
+def cmd_faults(args: argparse.Namespace) -> int:
+    from conformance.reference.faults import FAULTS
+
+    for fault in FAULTS.values():
+        print(f"{fault.name:<36}{fault.summary}  [{', '.join(fault.requirements)}]")
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from conformance.reference.deployment import ReferenceDeployment
+
+    deployment = ReferenceDeployment.start(args.targets_dir, faults=args.fault)
+    try:
+        print("reference ECS and EESes running; target files:")
+        for path in deployment.target_files:
+            print(f"  {path}")
+        print(f"run: conformance run {' '.join('--target ' + str(p) for p in deployment.target_files)}")
+        print("Ctrl-C to stop.", flush=True)
+        deployment.wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        deployment.stop()
+    return 0
+
+
+def cmd_pki_export(args: argparse.Namespace) -> int:
+    from conformance.peers.material import HarnessMaterial
+    from conformance.targets.config import load_target
+
+    material = HarnessMaterial.load_or_create(args.directory)
+    material.save(args.directory)
+    eec_ids = ["eec-0001", "eec-0002", "eec-0003"]
+    if args.target is not None:
+        eec_ids = [e.eec_id for e in load_target(args.target).eecs]
+    for eec_id in eec_ids:
+        material.export_client_identity(args.directory, common_name=eec_id, filename_stem=f"eec-{_safe(eec_id)}")
+    print(f"harness material written to {args.directory} (see README.txt there for what to provision)")
+    return 0
+
+
+def _safe(name: str) -> str:
+    return "".join(c if c.isalnum() or c in "-_." else "_" for c in name)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="conformance", description="TS 33.558 6.2/6.3 conformance harness")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    run = sub.add_parser("run", help="run the conformance suites against one or more targets")
+    run.add_argument("--target", action="append", required=True, metavar="FILE|reference")
+    run.add_argument("--fault", action="append", default=[], metavar="NAME")
+    run.add_argument("--req", action="append", default=[], metavar="ID_PREFIX")
+    run.add_argument("--out", type=Path, default=None, metavar="DIR")
+    run.add_argument("--strict", action="store_true")
+    run.add_argument("--deadline", type=float, default=1800.0, metavar="SECONDS")
+    run.add_argument("--case-timeout", type=float, default=120.0, metavar="SECONDS")
+    run.set_defaults(func=cmd_run)
+
+    lst = sub.add_parser("list", help="list every test without running anything")
+    lst.add_argument("--json", action="store_true")
+    lst.set_defaults(func=cmd_list)
+
+    ref = sub.add_parser("reference", help="the embedded reference ECS and EESes").add_subparsers(
+        dest="reference_command", required=True
+    )
+    serve = ref.add_parser("serve", help="serve them on loopback and write target files")
+    serve.add_argument("--fault", action="append", default=[], metavar="NAME")
+    serve.add_argument("--targets-dir", type=Path, default=Path("reports/reference-targets"), metavar="DIR")
+    serve.set_defaults(func=cmd_serve)
+    ref.add_parser("faults", help="list the named faults").set_defaults(func=cmd_faults)
+
+    pki = sub.add_parser("pki", help="harness PKI material").add_subparsers(dest="pki_command", required=True)
+    export = pki.add_parser("export", help="write what a vendor provisions to trust the harness")
+    export.add_argument("directory", type=Path)
+    export.add_argument("--target", type=Path, default=None)
+    export.set_defaults(func=cmd_pki_export)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(args))
+    except (ConfigError, ValueError) as exc:
+        print(f"conformance: {exc}", file=sys.stderr)
+        return EXIT_SETUP
+
+
+if __name__ == "__main__":
+    sys.exit(main())

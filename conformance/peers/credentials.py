@@ -1,0 +1,102 @@
+"""Client certificates the fake EEC can present: the good one and the deliberately bad ones.
+
+Every variant is issued for the EEC's own identity (CN = EEC ID), so that a refusal can only
+be explained by the defect the variant carries.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import ssl
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+from conformance.errors import NotApplicable, PeerError
+from conformance.evidence import CertSummary
+from conformance.peers.eec import ClientCredential
+from conformance.peers.material import HarnessMaterial
+from conformance.peers.pki import LeafCert, summarize_der
+from conformance.targets.model import EecIdentity
+
+CertVariant = Literal[
+    "valid",
+    "none",
+    "untrusted-ca",
+    "rogue-ca",
+    "expired",
+    "not-yet-valid",
+    "wrong-eku",
+    "no-digital-signature",
+]
+VARIANTS: tuple[CertVariant, ...] = CertVariant.__args__  # type: ignore[attr-defined]
+
+
+@dataclass(frozen=True)
+class FileCredential:
+    """A vendor-provided client certificate chain and key, read from PEM files."""
+
+    cert: Path
+    key: Path
+
+    def configure_cert(self, ctx: ssl.SSLContext) -> None:
+        try:
+            ctx.load_cert_chain(self.cert, self.key)
+        except (OSError, ssl.SSLError) as exc:
+            raise PeerError(f"cannot load client certificate {self.cert} / key {self.key}: {exc}") from exc
+
+    def summary(self) -> CertSummary:
+        der = ssl.PEM_cert_to_DER_cert(self.cert.read_text("ascii"))
+        return summarize_der(der)
+
+
+class CredentialFactory:
+    """Issues (and caches) the client certificate variants for the EECs of one target."""
+
+    def __init__(self, material: HarnessMaterial, *, vendor_certs: bool) -> None:
+        self.material = material
+        self.vendor_certs = vendor_certs
+        self._cache: dict[tuple[str, str], LeafCert] = {}
+        self._lock = threading.Lock()
+
+    def for_eec(self, eec: EecIdentity, variant: CertVariant = "valid") -> ClientCredential | None:
+        """The credential to present for ``eec``; ``None`` for the ``none`` variant."""
+        if variant == "none":
+            return None
+        if variant == "valid" and self.vendor_certs:
+            if eec.cert is None or eec.key is None:
+                raise PeerError(f"EEC {eec.eec_id}: client_certs = 'vendor' but no cert/key declared")
+            return FileCredential(eec.cert, eec.key)
+        if self.vendor_certs and variant in ("expired", "not-yet-valid", "wrong-eku", "no-digital-signature"):
+            raise NotApplicable(
+                f"client_certs = 'vendor': the harness cannot issue a '{variant}' certificate under the vendor's CA"
+            )
+        with self._lock:
+            key = (eec.eec_id, variant)
+            if key not in self._cache:
+                self._cache[key] = self._issue(eec.eec_id, variant)
+            return self._cache[key]
+
+    def _issue(self, eec_id: str, variant: CertVariant) -> LeafCert:
+        now = dt.datetime.now(dt.UTC)
+        ca = self.material.ca
+        if variant == "valid":
+            return ca.issue_client_cert(eec_id)
+        if variant == "untrusted-ca":
+            return self.material.stranger_ca.issue_client_cert(eec_id)
+        if variant == "rogue-ca":
+            return self.material.rogue_ca.issue_client_cert(eec_id)
+        if variant == "expired":
+            return ca.issue_client_cert(
+                eec_id, not_before=now - dt.timedelta(days=30), not_after=now - dt.timedelta(days=1)
+            )
+        if variant == "not-yet-valid":
+            return ca.issue_client_cert(
+                eec_id, not_before=now + dt.timedelta(days=1), not_after=now + dt.timedelta(days=30)
+            )
+        if variant == "wrong-eku":
+            return ca.issue_client_cert(eec_id, eku=("serverAuth",))
+        if variant == "no-digital-signature":
+            return ca.issue_client_cert(eec_id, key_usage=("key_encipherment",), key_type="rsa")
+        raise PeerError(f"unknown certificate variant {variant!r}; known: {', '.join(VARIANTS)}")

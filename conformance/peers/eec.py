@@ -1,0 +1,441 @@
+"""The fake EEC: the TLS client on the UE, talking HTTPS to a real ECS or EES.
+
+It sends what a test tells it to and records what happened as evidence; it never judges
+and never raises for anything the network or the target did. Only our own broken inputs
+(an unreadable trust anchor, a client key that does not load) raise :class:`PeerError`::
+
+    eec = FakeEEC(base_url="https://127.0.0.1:8443", server_name="ecs.example.test",
+                  trust_anchor=Path("ca.pem"), credential=good_cert, evidence=log)
+    exchange = eec.send("POST", "/eecs-serviceprovisioning/v1/request", json=body)
+    exchange.tls.outcome, exchange.status          # -> established, 200
+    eec.handshake().alert                          # a raw probe: TLSV1_ALERT_UNKNOWN_CA, ...
+
+Every exchange is one fresh TLS connection, so its TLS facts are its own. Exchanges are
+bounded in memory (``max_body_bytes``) and in time (``deadline``, enforced by a watchdog that
+shuts the socket down, so a peer trickling bytes forever still ends). A ``FakeEEC`` is not
+meant to be shared between threads: httpcore sets ALPN on the shared ``SSLContext`` per dial.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json as jsonlib
+import socket
+import ssl
+import threading
+import time
+from contextlib import suppress
+from pathlib import Path
+from typing import Any, Protocol, Self
+
+import httpx
+
+from conformance.errors import PeerError
+from conformance.evidence import (
+    MAX_BODY_CHARS,
+    CertSummary,
+    ConnectionOutcome,
+    EvidenceLog,
+    HttpExchange,
+    TlsFacts,
+    redact_text,
+    render_body,
+)
+from conformance.peers.deadline import Deadline
+from conformance.peers.tls_outcome import FIRST_READ, HANDSHAKE, classify, session_facts
+from conformance.targets.model import TargetConfig
+
+__all__ = ["ClientCredential", "FakeEEC", "connections_made"]
+
+MAX_BODY_BYTES = 1 << 20
+PROBE_REPLY_BYTES = 64 * 1024
+_NETWORK_ERRORS = (httpx.RequestError, OSError)
+_AUTH_HEADERS = frozenset({"authorization", "proxy-authorization"})
+_DEFAULT_HEADERS = {"accept-encoding": "identity", "user-agent": "ts33558-conformance-eec"}
+"""``identity``: a compressed body could inflate past ``max_body_bytes`` inside one chunk."""
+
+_connections = 0
+_connections_lock = threading.Lock()
+
+
+def connections_made() -> int:
+    """How many TCP connections every fake EEC in this process has attempted so far."""
+    return _connections
+
+
+def _count_connection() -> None:
+    global _connections
+    with _connections_lock:
+        _connections += 1
+
+
+class ClientCredential(Protocol):
+    """What the fake EEC needs from a client certificate (a ``pki.LeafCert`` is one)."""
+
+    def configure_cert(self, ctx: ssl.SSLContext) -> None: ...
+
+    def summary(self) -> CertSummary: ...
+
+
+class FakeEEC:
+    """An EEC identity pointed at one ECS or EES: one ``SSLContext``, many exchanges.
+
+    The server is dialled at the host and port of ``base_url`` while SNI and certificate
+    verification use ``server_name`` (the target's FQDN). Server verification is always on.
+    ``credential=None`` presents no client certificate; ``tls_version`` pins both the minimum
+    and the maximum version. ``deadline`` bounds a whole exchange (default ``3 * timeout``).
+    """
+
+    def __init__(
+        self,
+        *,
+        base_url: str,
+        server_name: str,
+        trust_anchor: Path | bytes,
+        credential: ClientCredential | None,
+        evidence: EvidenceLog,
+        timeout: float = 5.0,
+        http2: bool = True,
+        tls_version: ssl.TLSVersion | None = None,
+        label: str = "",
+        max_body_bytes: int = MAX_BODY_BYTES,
+        deadline: float | None = None,
+    ) -> None:
+        url = httpx.URL(base_url)
+        if url.scheme != "https" or not url.host:
+            raise PeerError(f"base_url {base_url!r}: the EEC speaks HTTPS only, give https://host:port")
+        self.base_url = base_url.rstrip("/")
+        self.server_name = server_name
+        self.evidence = evidence
+        self.timeout = timeout
+        self.http2 = http2
+        self.label = label
+        self.max_body_bytes = max_body_bytes
+        self.deadline = 3 * timeout if deadline is None else deadline
+        self._dial = (url.host, url.port or 443)
+        self._context = _client_context(trust_anchor, credential, tls_version)
+        self.client_certificate = _credential_summary(credential)
+
+    @classmethod
+    def for_target(
+        cls, target: TargetConfig, *, credential: ClientCredential | None, evidence: EvidenceLog, **knobs: Any
+    ) -> Self:
+        """A fake EEC for a declared target (its base URL, FQDN, trust anchor, timeout, http2)."""
+        settings: dict[str, Any] = {"timeout": target.timeout, "http2": target.http2, **knobs}
+        return cls(
+            base_url=target.base_url,
+            server_name=target.fqdn,
+            trust_anchor=target.trust_anchor,
+            credential=credential,
+            evidence=evidence,
+            **settings,
+        )
+
+    def send(
+        self,
+        method: str,
+        path: str,
+        *,
+        json: Any = None,
+        content: bytes | None = None,
+        headers: dict[str, str] | None = None,
+        params: dict[str, str] | None = None,
+        form: dict[str, str] | None = None,
+        label: str = "",
+        http2: bool | None = None,
+    ) -> HttpExchange:
+        """Send one request on a fresh TLS connection; record and return the exchange.
+
+        ``path`` is appended to ``base_url``; an absolute ``https://`` URL is used as is.
+        The exchange always comes back: a refused handshake or a garbled response is in
+        ``exchange.tls.outcome`` with ``exchange.status`` left ``None``.
+        """
+        started = time.monotonic()
+        with Deadline(self.deadline) as deadline, self._client(http2) as client:
+            watch = _ConnectionWatch(self, deadline)
+            request = self._request(
+                client,
+                method,
+                path,
+                watch,
+                json=json,
+                content=content,
+                data=form,
+                params=params,
+                headers=headers,
+            )
+            try:
+                response = client.send(request, stream=True)
+            except _NETWORK_ERRORS as exc:
+                tls, reply = _failed(watch.facts, exc, deadline), _Reply()
+            else:
+                tls, reply = watch.facts, self._read(response, deadline)
+        exchange = HttpExchange(
+            label=self._label(label),
+            method=request.method,
+            url=redact_text(str(request.url)),
+            request_headers=_redacted_headers(request.headers.multi_items()),
+            request_body=render_body(request.content),
+            tls=tls,
+            elapsed_ms=_ms_since(started),
+            **vars(reply),
+        )
+        self.evidence.add(exchange)
+        return exchange
+
+    def handshake(self, *, label: str = "") -> TlsFacts:
+        """A raw TLS probe (no httpx): handshake, send a minimal GET, read the first bytes.
+
+        ``ESTABLISHED`` means bytes came back. Under TLS 1.3 the server judges the client
+        certificate after the client's handshake is done, so a refusal shows up as an alert
+        at the first read (``phase="first-read"``); under TLS 1.2 in the handshake itself.
+        Recorded as an exchange labelled "TLS handshake probe".
+        """
+        started = time.monotonic()
+        facts = self._unconnected()
+        reply, phase = b"", HANDSHAKE
+        request = f"GET / HTTP/1.1\r\nHost: {self.server_name}\r\nConnection: close\r\n\r\n".encode()
+        with Deadline(self.deadline) as deadline:
+            _count_connection()
+            try:
+                with socket.create_connection(self._dial, timeout=self.timeout) as raw:
+                    facts.address = _address(raw, facts.address)
+                    deadline.watch(raw)
+                    self._context.set_alpn_protocols(["http/1.1"])
+                    with self._context.wrap_socket(raw, server_hostname=self.server_name) as tls_socket:
+                        facts = self._session(tls_socket, address=facts.address)
+                        phase = FIRST_READ
+                        reply = _request_reply(tls_socket, request)
+            except OSError as exc:
+                facts = _failed(facts, exc, deadline, phase=phase)
+            else:
+                if not reply:
+                    facts = _closed_silently(facts, deadline)
+        self.evidence.add(
+            HttpExchange(
+                label=self._label(label or "TLS handshake probe"),
+                method="GET",
+                url=f"{self.base_url}/",
+                request_headers={"host": self.server_name, "connection": "close"},
+                request_body="",
+                tls=facts,
+                elapsed_ms=_ms_since(started),
+                **vars(_status_line(reply)),
+            )
+        )
+        return facts
+
+    def _client(self, http2: bool | None) -> httpx.Client:
+        return httpx.Client(
+            verify=self._context,  # never verify=<path> + cert=: httpx 0.28 then drops the cert
+            http2=self.http2 if http2 is None else http2,
+            timeout=self.timeout,
+            trust_env=False,
+            headers=_DEFAULT_HEADERS,
+        )
+
+    def _request(
+        self, client: httpx.Client, method: str, path: str, watch: _ConnectionWatch, **options: Any
+    ) -> httpx.Request:
+        url = self._url(path)
+        extensions = {"sni_hostname": self.server_name, "trace": watch}
+        try:
+            return client.build_request(method, url, extensions=extensions, **options)
+        except (TypeError, ValueError, httpx.InvalidURL) as exc:
+            raise PeerError(f"cannot build the request {method} {url}: {exc}") from exc
+
+    def _url(self, path: str) -> str:
+        if path.startswith("https://"):
+            return path
+        if path.startswith("http://"):
+            raise PeerError(f"{path}: the EEC speaks HTTPS only")
+        return f"{self.base_url}/{path.lstrip('/')}" if path else self.base_url
+
+    def _read(self, response: httpx.Response, deadline: Deadline) -> _Reply:
+        body, note = bytearray(), ""
+        try:
+            for chunk in response.iter_bytes():
+                body += chunk
+                if len(body) > self.max_body_bytes:
+                    note = f"cut at max_body_bytes={self.max_body_bytes}"
+                    break
+                if deadline.passed:
+                    note = f"cut at the {self.deadline:g} s deadline"
+                    break
+        except _NETWORK_ERRORS as exc:
+            note = f"cut at the {self.deadline:g} s deadline" if deadline.expired else f"incomplete: {exc!r}"
+        finally:
+            with suppress(*_NETWORK_ERRORS):
+                response.close()
+        raw = bytes(body[: self.max_body_bytes])
+        return _Reply(
+            status=response.status_code,
+            http_version=response.http_version,
+            response_headers=_redacted_headers(response.headers.multi_items()),
+            response_body=_render(raw) + (f"\n…[response body {note}]" if note else ""),
+            response_json=None if note else _parse_json(raw),
+        )
+
+    def _unconnected(self) -> TlsFacts:
+        """The facts before a connection: whom we dial, what we would present."""
+        address = f"{self._dial[0]}:{self._dial[1]}"
+        return TlsFacts(
+            ConnectionOutcome.ESTABLISHED,
+            self.server_name,
+            address,
+            client_certificate=self.client_certificate,
+        )
+
+    def _session(self, ssl_object: Any, *, address: str) -> TlsFacts:
+        facts = session_facts(ssl_object, server_name=self.server_name, address=address)
+        facts.client_certificate = self.client_certificate
+        return facts
+
+    def _label(self, label: str) -> str:
+        return " / ".join(part for part in (self.label, label) if part)
+
+
+@dataclasses.dataclass
+class _Reply:
+    """The response half of an :class:`HttpExchange` (empty: no response)."""
+
+    status: int | None = None
+    http_version: str | None = None
+    response_headers: dict[str, str] = dataclasses.field(default_factory=dict)
+    response_body: str = ""
+    response_json: Any = None
+
+
+class _ConnectionWatch:
+    """httpcore's public ``trace`` extension: count the dial, arm the deadline, read the session.
+
+    The session is read the moment the handshake completes, so its facts survive a TLS 1.3
+    refusal that only surfaces at the first read.
+    """
+
+    def __init__(self, eec: FakeEEC, deadline: Deadline) -> None:
+        self._eec, self._deadline = eec, deadline
+        self.facts = eec._unconnected()
+
+    def __call__(self, event: str, info: dict[str, Any]) -> None:
+        if event == "connection.connect_tcp.started":
+            _count_connection()
+        elif event == "connection.connect_tcp.complete":
+            sock = info["return_value"].get_extra_info("socket")
+            self.facts.address = _address(sock, self.facts.address)
+            self._deadline.watch(sock)
+        elif event == "connection.start_tls.complete":
+            ssl_object = info["return_value"].get_extra_info("ssl_object")
+            self.facts = self._eec._session(ssl_object, address=self.facts.address)
+
+
+def _client_context(
+    trust_anchor: Path | bytes, credential: ClientCredential | None, tls_version: ssl.TLSVersion | None
+) -> ssl.SSLContext:
+    """One context per EEC identity: building one costs ~2 ms, handshakes reuse it."""
+    source = str(trust_anchor) if isinstance(trust_anchor, Path) else "<bytes>"
+    try:
+        data = trust_anchor.read_bytes() if isinstance(trust_anchor, Path) else trust_anchor
+        context = ssl.create_default_context(cadata=data.decode("ascii") if b"-----BEGIN" in data else data)
+    except (OSError, ValueError) as exc:
+        raise PeerError(f"cannot use trust anchor {source}: {exc}") from exc
+    if tls_version is not None:
+        context.minimum_version = context.maximum_version = tls_version
+    if credential is not None:
+        try:
+            credential.configure_cert(context)
+        except (OSError, ValueError) as exc:
+            raise PeerError(f"cannot load the client certificate: {exc}") from exc
+    return context
+
+
+def _credential_summary(credential: ClientCredential | None) -> CertSummary | None:
+    if credential is None:
+        return None
+    try:
+        return credential.summary()
+    except (OSError, ValueError) as exc:
+        raise PeerError(f"cannot read the client certificate: {exc}") from exc
+
+
+def _failed(facts: TlsFacts, exc: BaseException, deadline: Deadline, *, phase: str | None = None) -> TlsFacts:
+    outcome, alert, where, detail = classify(exc, phase=phase)
+    if deadline.expired:  # our watchdog closed the socket; whatever broke next is its echo
+        outcome, alert, where, detail = ConnectionOutcome.TIMEOUT, None, None, f"deadline exceeded: {detail}"
+    return dataclasses.replace(facts, outcome=outcome, alert=alert, phase=where, detail=detail)
+
+
+def _closed_silently(facts: TlsFacts, deadline: Deadline) -> TlsFacts:
+    if deadline.expired:
+        return dataclasses.replace(facts, outcome=ConnectionOutcome.TIMEOUT, detail="deadline exceeded")
+    detail = "the server closed the connection without a response and without a TLS alert"
+    return dataclasses.replace(facts, outcome=ConnectionOutcome.CLOSED_WITHOUT_ALERT, phase=FIRST_READ, detail=detail)
+
+
+def _request_reply(tls_socket: ssl.SSLSocket, request: bytes) -> bytes:
+    """Send the probe request, then read the first bytes of the reply."""
+    try:
+        tls_socket.sendall(request)
+    except OSError:
+        # Like httpcore's HTTP/1.1 client, read on: under TLS 1.3 a server refusing our
+        # certificate may close before our request lands, and its alert is still to be read.
+        reply = tls_socket.recv(PROBE_REPLY_BYTES)
+        if not reply:
+            raise
+        return reply
+    return tls_socket.recv(PROBE_REPLY_BYTES)
+
+
+def _status_line(reply: bytes) -> _Reply:
+    """The probe's reply as evidence: the status line if it is HTTP/1.x, and the bytes."""
+    parts = reply.split(b"\r\n", 1)[0].split(b" ", 2)
+    if len(parts) < 2 or not parts[0].startswith(b"HTTP/") or not parts[1].isdigit():
+        return _Reply(response_body=_render(reply))
+    return _Reply(status=int(parts[1]), http_version=parts[0].decode("ascii"), response_body=_render(reply))
+
+
+def _redacted_headers(items: list[tuple[str, str]]) -> dict[str, str]:
+    headers: dict[str, str] = {}
+    for name, value in items:
+        shown = _redact_header(name, value)
+        headers[name] = f"{headers[name]}, {shown}" if name in headers else shown
+    return headers
+
+
+def _redact_header(name: str, value: str) -> str:
+    if name.lower() not in _AUTH_HEADERS:
+        return redact_text(value)
+    scheme, _, credential = value.partition(" ")
+    if not credential:
+        scheme, credential = "", value
+    shown = redact_text(credential)
+    if shown == credential:  # not a JWT (Basic, an opaque token): show nothing of it
+        shown = f"…[redacted {len(credential)} chars]"
+    return f"{scheme} {shown}".strip()
+
+
+def _render(raw: bytes) -> str:
+    try:
+        return render_body(raw)
+    except RecursionError:  # absurdly nested JSON from the peer: fall back to text
+        return redact_text(raw[:MAX_BODY_CHARS].decode("utf-8", errors="replace"))
+
+
+def _parse_json(raw: bytes) -> Any:
+    try:
+        return jsonlib.loads(raw) if raw else None
+    except (ValueError, RecursionError):
+        return None
+
+
+def _address(sock: socket.socket, dialled: str) -> str:
+    """The address actually connected to (what the name resolved to), as ``host:port``."""
+    try:
+        host, port = sock.getpeername()[:2]
+    except OSError:  # the peer already reset the connection; keep what we dialled
+        return dialled
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
+def _ms_since(started: float) -> float:
+    return round((time.monotonic() - started) * 1000, 1)

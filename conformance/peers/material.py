@@ -1,0 +1,229 @@
+"""The harness material directory: what a vendor provisions once, and the harness reuses.
+
+A target under test has to trust the harness twice: its TLS server trusts client certificates
+from the harness CA (TS 33.558 6.2/6.3 mutual authentication), and an EES trusts access tokens
+signed by the harness's fake ECS (6.3). Both trust anchors must survive between runs, so they
+live in one directory::
+
+    ca.pem / ca.key              the harness CA; a vendor adds ca.pem to its client trust store
+    rogue-ca.pem / rogue-ca.key  its rogue twin (same DN, other key), kept so runs repeat
+    stranger-ca.pem / .key       an unrelated CA (other DN): the plain "untrusted CA" case
+    issuer-key.pem               the fake ECS's ES256 signing key
+    issuer.pem, issuer.jwks.json its public key; a vendor's EES trusts one of them
+    README.txt                   the above, for the person provisioning the target
+
+Private key files are created mode 0600. Everything here is TEST ONLY.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from joserfc.jwk import ECKey, KeyParameters, KeySet
+
+from conformance.errors import ConfigError
+from conformance.peers.pki import TestCA
+
+__all__ = ["HarnessMaterial"]
+
+PRIVATE_MODE = 0o600
+PUBLIC_MODE = 0o644
+
+CA_CERT, CA_KEY = "ca.pem", "ca.key"
+ROGUE_CERT, ROGUE_KEY = "rogue-ca.pem", "rogue-ca.key"
+STRANGER_CERT, STRANGER_KEY = "stranger-ca.pem", "stranger-ca.key"
+ISSUER_KEY, ISSUER_PUBLIC, ISSUER_JWKS = "issuer-key.pem", "issuer.pem", "issuer.jwks.json"
+README = "README.txt"
+SOURCES = (CA_CERT, CA_KEY, ROGUE_CERT, ROGUE_KEY, STRANGER_CERT, STRANGER_KEY, ISSUER_KEY)
+"""The files :meth:`HarnessMaterial.load` reads; the public ones are derived from them."""
+
+README_TEXT = """\
+TS 33.558 conformance harness material -- TEST ONLY, never provision it in production.
+
+What the vendor provisions on the ECS/EES under test:
+  ca.pem            trust anchor for TLS client certificates (the harness plays the EEC)
+  issuer.jwks.json  public key of the trusted token issuer (the harness plays the ECS), as a JWKS;
+  issuer.pem        the same key as a PEM public key, for EESs that take one
+
+Kept by the harness, never given to the target:
+  ca.key            private key of the harness CA
+  rogue-ca.pem/.key a rogue twin of the CA (same subject DN, other key) for negative tests
+  stranger-ca.pem/.key an unrelated CA for negative tests
+  issuer-key.pem    private ES256 key that signs the harness's access tokens (kid {kid})
+
+Regenerate with `conformance pki export DIR`; the target must then be provisioned again.
+"""
+
+
+class HarnessMaterial:
+    """The harness CA, its rogue twin, and the fake ECS's token signing key.
+
+    Attributes:
+      ca: The CA the target trusts for client certificates.
+      rogue_ca: Its rogue twin: same DN, other key; the target must refuse its leaves.
+      stranger_ca: An unrelated CA (another DN); the target must refuse its leaves too.
+      issuer_key_pem: The fake ECS's EC P-256 private key, PKCS#8 PEM, for ES256.
+      issuer_kid: The RFC 7638 thumbprint of that key, the ``kid`` of every harness token.
+    """
+
+    def __init__(self, ca: TestCA, rogue_ca: TestCA, stranger_ca: TestCA, issuer_key_pem: bytes) -> None:
+        self.ca, self.rogue_ca, self.stranger_ca, self.issuer_key_pem = ca, rogue_ca, stranger_ca, issuer_key_pem
+        self.issuer_kid: str = ECKey.import_key(issuer_key_pem).thumbprint()
+
+    @classmethod
+    def create(cls) -> HarnessMaterial:
+        """All fresh material: a new CA, its twin, and a new issuer key."""
+        ca = TestCA.create()
+        key = ec.generate_private_key(ec.SECP256R1())
+        pem = key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+        # Own key identifier: the reference's accepts-any-client-cert fault trusts both CAs at once.
+        stranger = TestCA.create(common_name="Unrelated Test CA")
+        return cls(ca, ca.rogue_twin(same_key_identifier=False), stranger, pem)
+
+    @classmethod
+    def load(cls, directory: Path | str) -> HarnessMaterial:
+        """Load the material :meth:`save` wrote.
+
+        Raises:
+          ConfigError: naming the first file that is missing, unreadable, or broken.
+        """
+        directory = Path(directory)
+        ca = _load_ca(directory, CA_CERT, CA_KEY)
+        rogue_ca = _load_ca(directory, ROGUE_CERT, ROGUE_KEY)
+        stranger_ca = _load_ca(directory, STRANGER_CERT, STRANGER_KEY)
+        issuer_key_pem = _load_issuer_key(directory)
+        return cls(ca, rogue_ca, stranger_ca, issuer_key_pem)
+
+    @classmethod
+    def load_or_create(cls, directory: Path | str) -> HarnessMaterial:
+        """Load the material in ``directory``; if it holds none yet, create and save it there.
+
+        A directory holding only part of the material is an error, never silently replaced:
+        the target may already trust what is there.
+        """
+        directory = Path(directory)
+        if not any((directory / name).exists() for name in SOURCES):
+            material = cls.create()
+            material.save(directory)
+            return material
+        return cls.load(directory)
+
+    def save(self, directory: Path | str) -> None:
+        """Write every file (see the module docstring), private keys mode 0600 from the start."""
+        directory = Path(directory)
+        directory.mkdir(parents=True, exist_ok=True)
+        _write(directory / CA_CERT, self.ca.cert_pem.bytes())
+        _write(directory / CA_KEY, self.ca.private_key_pem.bytes(), PRIVATE_MODE)
+        _write(directory / ROGUE_CERT, self.rogue_ca.cert_pem.bytes())
+        _write(directory / ROGUE_KEY, self.rogue_ca.private_key_pem.bytes(), PRIVATE_MODE)
+        _write(directory / STRANGER_CERT, self.stranger_ca.cert_pem.bytes())
+        _write(directory / STRANGER_KEY, self.stranger_ca.private_key_pem.bytes(), PRIVATE_MODE)
+        _write(directory / ISSUER_KEY, self.issuer_key_pem, PRIVATE_MODE)
+        _write(directory / ISSUER_PUBLIC, self.issuer_public_pem())
+        _write(directory / ISSUER_JWKS, json.dumps(self.public_jwks(), indent=2).encode() + b"\n")
+        _write(directory / README, README_TEXT.format(kid=self.issuer_kid).encode())
+
+    def export_client_identity(
+        self, directory: Path | str, *, common_name: str, filename_stem: str
+    ) -> tuple[Path, Path]:
+        """Issue a valid client certificate for one EEC ID and write it for a vendor's own client.
+
+        Returns:
+          The paths of ``<stem>.pem`` (the certificate chain) and ``<stem>.key`` (mode 0600).
+        """
+        directory = Path(directory)
+        directory.mkdir(parents=True, exist_ok=True)
+        leaf = self.ca.issue_client_cert(common_name)
+        cert_path, key_path = directory / f"{filename_stem}.pem", directory / f"{filename_stem}.key"
+        _write(cert_path, b"".join(pem.bytes() for pem in leaf.cert_chain_pems))
+        _write(key_path, leaf.private_key_pem.bytes(), PRIVATE_MODE)
+        return cert_path, key_path
+
+    def public_jwks(self) -> dict[str, Any]:
+        """The issuer's public key as a JWKS: one EC key with ``kid``, ``use: sig``, ``alg: ES256``."""
+        parameters: KeyParameters = {"kid": self.issuer_kid, "use": "sig", "alg": "ES256"}
+        key = ECKey.import_key(self.issuer_key_pem, parameters=parameters)
+        return {"keys": KeySet([key]).as_dict(private=False)["keys"]}
+
+    def issuer_public_pem(self) -> bytes:
+        """The issuer's public key, SubjectPublicKeyInfo PEM."""
+        key = serialization.load_pem_private_key(self.issuer_key_pem, password=None)
+        return key.public_key().public_bytes(
+            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+        )
+
+
+def _load_ca(directory: Path, cert_name: str, key_name: str) -> TestCA:
+    """Load one CA, blaming the right file: the certificate, or the key that goes with it."""
+    cert_pem = _read(directory, cert_name, "CA certificate")
+    key_pem = _read(directory, key_name, "CA private key")
+    try:
+        certificate = x509.load_pem_x509_certificate(cert_pem)
+    except ValueError as exc:
+        raise _broken(directory, cert_name, "CA certificate", f"not a PEM certificate ({exc})") from exc
+    if not _is_ca(certificate):
+        raise _broken(directory, cert_name, "CA certificate", "not a CA certificate")
+    try:
+        return TestCA.from_pem(cert_pem, key_pem)
+    except (ValueError, TypeError) as exc:  # TypeError: an encrypted key
+        raise _broken(directory, key_name, "CA private key", f"unusable with {cert_name} ({exc})") from exc
+
+
+def _is_ca(certificate: x509.Certificate) -> bool:
+    try:
+        return certificate.extensions.get_extension_for_class(x509.BasicConstraints).value.ca
+    except x509.ExtensionNotFound:
+        return False
+
+
+def _load_issuer_key(directory: Path) -> bytes:
+    what = "issuer signing key"
+    key_pem = _read(directory, ISSUER_KEY, what)
+    try:
+        key = serialization.load_pem_private_key(key_pem, password=None)
+    except (ValueError, TypeError) as exc:
+        raise _broken(directory, ISSUER_KEY, what, f"not an unencrypted PEM private key ({exc})") from exc
+    if not (isinstance(key, ec.EllipticCurvePrivateKey) and isinstance(key.curve, ec.SECP256R1)):
+        raise _broken(directory, ISSUER_KEY, what, "not an EC P-256 key, which ES256 needs")
+    return key_pem
+
+
+def _read(directory: Path, name: str, what: str) -> bytes:
+    path = directory / name
+    try:
+        return path.read_bytes()
+    except FileNotFoundError:
+        raise _broken(directory, name, what, "file is missing") from None
+    except OSError as exc:
+        raise _broken(directory, name, what, f"cannot be read ({exc.strerror})") from exc
+
+
+def _broken(directory: Path, name: str, what: str, problem: str) -> ConfigError:
+    # `pki export` keeps whatever material is there, so the fix has to say "move it away" first.
+    fix = f"restore it, or move the old files away and run `conformance pki export {directory}`"
+    return ConfigError(directory / name, what, problem, fix)
+
+
+def _write(path: Path, data: bytes, mode: int = PUBLIC_MODE) -> None:
+    """Write ``data`` atomically, the file carrying ``mode`` from its creation on."""
+    # A temp file opened with the final mode, then renamed: a key is never readable by others,
+    # not even for a moment, and an existing 0644 file is replaced rather than reused.
+    fd, temp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)  # mkstemp: mode 0600
+    try:
+        if mode != PRIVATE_MODE:
+            os.fchmod(fd, mode)
+        with os.fdopen(fd, "wb") as file:
+            file.write(data)
+        os.replace(temp, path)
+    except BaseException:
+        Path(temp).unlink(missing_ok=True)
+        raise

@@ -1,0 +1,180 @@
+"""The reference deployment: one ECS and two EESes on loopback, and the target files for them.
+
+The ECS knows both EESes as candidates: ``ees-token`` uses token-based authorization,
+``ees-local`` local authorization (TS 33.558 6.2 first sentence). The EESes trust the
+harness's token issuer key (the fake ECS of the 6.3 suite) and the reference ECS's key.
+What it writes into its directory is exactly what a vendor would: target TOML files, the
+server CA, the ECS key set, and the harness material the servers were provisioned with.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from conformance.peers.material import HarnessMaterial
+from conformance.peers.pki import TestCA
+from conformance.reference.ecs import EcsSettings, KnownEes, build_ecs_app
+from conformance.reference.ees import EesSettings, build_ees_app
+from conformance.reference.faults import Role, parse_faults, tls_knobs
+from conformance.reference.policy import EecRegistry, KnownEec
+from conformance.reference.server import ReferenceServer
+from conformance.reference.tls import ServerTls
+from conformance.reference.tokens import new_signing_key, public_jwks
+from conformance.targets.config import dump_target
+from conformance.targets.model import (
+    CandidateEes,
+    EecIdentity,
+    TargetConfig,
+    TokenDelivery,
+    TokenKeys,
+    TrustedIssuer,
+)
+
+ECS_FQDN = "ecs.reference.test"
+EES_TOKEN_FQDN = "ees-token.reference.test"
+EES_LOCAL_FQDN = "ees-local.reference.test"
+ECS_KID = "reference-ecs-1"
+SERVICES = ("eees-eecregistration",)
+EECS = (
+    EecIdentity("authorized", "eec-0001", "msisdn-491700000001"),
+    EecIdentity("unauthorized", "eec-0002", "msisdn-491700000002"),
+    EecIdentity("second", "eec-0003", "msisdn-491700000003"),
+)
+
+
+@dataclass
+class ReferenceDeployment:
+    """Running reference servers and the target files that describe them."""
+
+    directory: Path
+    servers: list[ReferenceServer]
+    target_files: list[Path] = field(default_factory=list)
+    _stopped: threading.Event = field(default_factory=threading.Event)
+
+    @classmethod
+    def start(cls, directory: Path, *, faults: Iterable[str] = ()) -> ReferenceDeployment:
+        """Start ECS, token EES and local EES with ``faults`` on, and write their target files."""
+        active = parse_faults(faults)
+        directory.mkdir(parents=True, exist_ok=True)
+        material = HarnessMaterial.load_or_create(directory / "harness-material")
+        material.save(directory / "harness-material")
+        server_ca = TestCA.create(common_name="Reference Server Test CA")
+        server_ca.cert_pem.write_to_path(str(directory / "server-ca.pem"))
+        ecs_key = new_signing_key()
+        ecs_jwks = public_jwks(ecs_key, ECS_KID)
+        (directory / "ecs-jwks.json").write_text(json.dumps(ecs_jwks, indent=1), "utf-8")
+        registry = EecRegistry(KnownEec(e.eec_id, e.gpsi, authorized=e.role != "unauthorized") for e in EECS)
+        trusted = {"keys": [*material.public_jwks()["keys"], *ecs_jwks["keys"]]}
+
+        def tls(role: Role, fqdn: str) -> ServerTls:
+            return _server_tls(server_ca, material, fqdn, role, active)
+
+        ees_token = ReferenceServer(
+            build_ees_app(
+                EesSettings(EES_TOKEN_FQDN, registry, "token", SERVICES, trusted_issuer=ECS_FQDN, trusted_jwks=trusted),
+                active,
+            ),
+            tls("ees", EES_TOKEN_FQDN),
+        )
+        ees_local = ReferenceServer(
+            build_ees_app(EesSettings(EES_LOCAL_FQDN, registry, "local", SERVICES), active), tls("ees", EES_LOCAL_FQDN)
+        )
+        deployment = cls(directory, [ees_token, ees_local])
+        try:
+            ees_token.start()
+            ees_local.start()
+            candidates = (
+                KnownEes("ees-token", EES_TOKEN_FQDN, ees_token.base_url, SERVICES, "token"),
+                KnownEes("ees-local", EES_LOCAL_FQDN, ees_local.base_url, SERVICES, "local"),
+            )
+            ecs = ReferenceServer(
+                build_ecs_app(EcsSettings(ECS_FQDN, registry, candidates, ecs_key, ECS_KID), active),
+                tls("ecs", ECS_FQDN),
+            )
+            deployment.servers.append(ecs)
+            ecs.start()
+            deployment.target_files = deployment._write_targets(ecs, candidates)
+        except BaseException:
+            deployment.stop()
+            raise
+        return deployment
+
+    def _write_targets(self, ecs: ReferenceServer, candidates: tuple[KnownEes, ...]) -> list[Path]:
+        ees_token, ees_local = self.servers[0], self.servers[1]
+        common: dict[str, Any] = dict(
+            trust_anchor=self.directory / "server-ca.pem",
+            client_auth="mutual-certificate",
+            eecs=EECS,
+            harness_material=self.directory / "harness-material",
+        )
+        issuer = TrustedIssuer(source="harness", issuer=ECS_FQDN)
+        targets = [
+            TargetConfig(
+                file=self.directory / "reference-ecs.toml",
+                name="reference-ecs",
+                role="ecs",
+                base_url=ecs.base_url,
+                fqdn=ECS_FQDN,
+                **common,
+                candidate_ees=tuple(
+                    CandidateEes(c.ees_id, c.fqdn, c.service_names, c.authorization) for c in candidates
+                ),
+                token_delivery=TokenDelivery(binding="response", member="accessToken"),
+                token_keys=TokenKeys(jwks_file=self.directory / "ecs-jwks.json"),
+            ),
+            TargetConfig(
+                file=self.directory / "reference-ees-token.toml",
+                name="reference-ees-token",
+                role="ees",
+                base_url=ees_token.base_url,
+                fqdn=EES_TOKEN_FQDN,
+                **common,
+                authorization="token",
+                service_names=SERVICES,
+                trusted_issuer=issuer,
+            ),
+            TargetConfig(
+                file=self.directory / "reference-ees-local.toml",
+                name="reference-ees-local",
+                role="ees",
+                base_url=ees_local.base_url,
+                fqdn=EES_LOCAL_FQDN,
+                **common,
+                authorization="local",
+                service_names=SERVICES,
+                trusted_issuer=issuer,
+            ),
+        ]
+        for target in targets:
+            target.file.write_text(dump_target(target), "utf-8")
+        return [t.file for t in targets]
+
+    def wait(self) -> None:
+        """Block until :meth:`stop` is called (or the process is interrupted)."""
+        while not self._stopped.wait(0.5):
+            pass
+
+    def stop(self) -> None:
+        self._stopped.set()
+        for server in reversed(self.servers):
+            server.stop()
+
+
+def _server_tls(ca: TestCA, material: HarnessMaterial, fqdn: str, role: Role, faults: frozenset[str]) -> ServerTls:
+    knobs = tls_knobs(faults, role)
+    leaf = ca.issue_server_cert(fqdn, "127.0.0.1")
+    client_cas = [material.ca.cert_pem.bytes()]
+    if knobs["trust_rogue_ca"]:
+        client_cas += [material.rogue_ca.cert_pem.bytes(), material.stranger_ca.cert_pem.bytes()]
+    return ServerTls(
+        cert_chain_pem=b"".join(pem.bytes() for pem in leaf.cert_chain_pems),
+        key_pem=leaf.private_key_pem.bytes(),
+        client_cas_pem=client_cas,
+        client_auth=knobs["client_auth"],
+        check_time=knobs["check_time"],
+    )

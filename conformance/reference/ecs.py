@@ -1,0 +1,224 @@
+"""The reference ECS: EDGE-4 service provisioning with EES access tokens (TS 33.558 6.2).
+
+Three routes::
+
+    POST /eecs-serviceprovisioning/v1/request   ECSServProvReq -> 200 ECSServProvResp, tokens inside
+    POST /oauth2/token                          client-credentials grant (RFC 6749 4.4), mTLS client
+    GET  /.well-known/jwks.json                 the public key(s) that verify the tokens
+
+A provisioning request is admitted as :mod:`~conformance.reference.policy` describes (body,
+TLS identity, GPSI, local policy). The ECS then "issues separate EES access tokens to be used
+for each candidate EES that use[s] token-based authorization": one JWS (ES256, ``typ``
+``at+jwt``) per such EES, at ``EESInfo.<token_member>``, with the claims of 6.2 (``iss`` ECS
+FQDN, ``client_id`` EEC ID, ``sub`` GPSI, ``scope`` EES service names, ``aud`` EES FQDN,
+``exp``) plus ``iat`` and ``jti``.
+"""
+
+from __future__ import annotations
+
+import urllib.parse
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from conformance.reference.faults import is_on
+from conformance.reference.policy import (
+    EecRegistry,
+    KnownEec,
+    authenticate,
+    check_gpsi,
+    check_local_policy,
+    client_identity,
+    read_body,
+    read_json_request,
+)
+from conformance.reference.problems import EXCEPTION_HANDLERS, NO_STORE, OAuthError
+from conformance.reference.tokens import TokenMinter, new_signing_key, public_jwks, signing_key
+
+__all__ = ["EcsSettings", "KnownEes", "build_ecs_app", "new_signing_key", "public_jwks"]
+
+PROVISIONING_PATH = "/eecs-serviceprovisioning/v1/request"
+TOKEN_PATH = "/oauth2/token"
+JWKS_PATH = "/.well-known/jwks.json"
+EES_AUTH_METHODS = ["TLS_CLIENT_SERVER_CERTIFICATE"]
+"""``EESInfo.eesAuthMethods``: the reference EESes authenticate EECs by client certificate."""
+
+
+@dataclass(frozen=True)
+class KnownEes:
+    """A candidate EES as the ECS is configured with it (6.2: its authorization method)."""
+
+    ees_id: str
+    fqdn: str
+    base_url: str
+    service_names: tuple[str, ...] = ("eees-eecregistration",)
+    authorization: Literal["token", "local"] = "token"
+
+    def __post_init__(self) -> None:
+        if self.authorization not in ("token", "local"):
+            raise ValueError(f"EES {self.ees_id}: authorization must be 'token' or 'local'")
+        if not self.service_names:
+            raise ValueError(f"EES {self.ees_id}: service_names must name at least one EES service")
+
+    def is_named_by(self, resource: str) -> bool:
+        """RFC 8707 ``resource``: ``https://<fqdn>`` or the EES's base URL (trailing ``/`` ignored)."""
+        return resource.rstrip("/") in (f"https://{self.fqdn}", self.base_url.rstrip("/"))
+
+
+@dataclass(frozen=True)
+class EcsSettings:
+    """Everything the reference ECS is configured with."""
+
+    fqdn: str
+    registry: EecRegistry
+    candidates: tuple[KnownEes, ...]
+    signing_key_pem: bytes
+    """EC P-256 private key (PEM) that signs the EES access tokens (ES256)."""
+    kid: str
+    token_lifetime: int = 300
+    token_member: str = "accessToken"
+    """Where a token goes in each EESInfo; a dotted path makes nested objects."""
+    dnn: str = "edge.reference.test"
+
+    def __post_init__(self) -> None:
+        # ednCnfgInfo[].eess has minItems 1: an ECS without candidates could only answer 204.
+        if not self.candidates:
+            raise ValueError("the ECS needs at least one candidate EES")
+        if len({ees.ees_id for ees in self.candidates}) != len(self.candidates):
+            raise ValueError("candidate EES IDs must be unique")
+        if self.token_lifetime <= 0:
+            raise ValueError("token_lifetime must be a positive number of seconds")
+        signing_key(self.signing_key_pem, self.kid)  # a wrong key fails here, not at the first request
+
+
+class _Ecs:
+    """The request handlers, bound to one configuration and one set of faults."""
+
+    def __init__(self, settings: EcsSettings, faults: frozenset[str]) -> None:
+        self.settings, self.faults = settings, faults
+        with_sub = not is_on(faults, "ecs.token-without-sub")
+        self.minter = TokenMinter(
+            settings.fqdn, settings.signing_key_pem, settings.kid, settings.token_lifetime, with_sub=with_sub
+        )
+
+    async def provisioning(self, request: Request) -> Response:
+        """EDGE-4 ECSServProvReq: admit the EEC, then answer with EDN configuration and tokens."""
+        body = await read_json_request(request)
+        eec = authenticate(request, self.settings.registry, body["eecId"])
+        check_gpsi(body, eec, enforce_binding=not is_on(self.faults, "ecs.skips-gpsi-check"))
+        if not is_on(self.faults, "ecs.skips-local-policy"):
+            check_local_policy(eec)
+        return JSONResponse(self._provisioning_response(eec, body.get("ueId", eec.gpsi)))
+
+    def _provisioning_response(self, eec: KnownEec, gpsi: str) -> dict[str, Any]:
+        if is_on(self.faults, "ecs.invalid-provisioning-response"):
+            return {"ednCnfgInfo": []}
+        eess = [self._ees_info(ees, eec, gpsi) for ees in self.settings.candidates]
+        return {"ednCnfgInfo": [{"ednConInfo": {"dnn": self.settings.dnn}, "eess": eess}]}
+
+    def _ees_info(self, ees: KnownEes, eec: KnownEec, gpsi: str) -> dict[str, Any]:
+        info: dict[str, Any] = {
+            "eesId": ees.ees_id,
+            "eecRegConf": True,
+            "endPt": {"uri": ees.base_url},  # EndPoint is oneOf uri|fqdn|ipv4Addrs|ipv6Addrs
+            "eesAuthMethods": list(EES_AUTH_METHODS),
+        }
+        if ees.authorization == "token":
+            _set_member(info, self.settings.token_member, self._mint(eec, gpsi, ees))
+        return info
+
+    def _mint(self, eec: KnownEec, gpsi: str, ees: KnownEes, scope: str | None = None) -> str:
+        """The token ``eec`` presents to ``ees``: ``sub`` is ``gpsi``, scope all of ``ees``'s services."""
+        scope = scope or " ".join(ees.service_names)
+        return self.minter.mint(client_id=eec.eec_id, subject=gpsi, audience=ees.fqdn, scope=scope)
+
+    async def token(self, request: Request) -> Response:
+        """RFC 6749 4.4 client-credentials grant; the client authenticates by TLS (RFC 8705)."""
+        form = await _read_form(request)
+        if "grant_type" not in form:
+            raise OAuthError(400, "invalid_request", "grant_type is required")
+        if form["grant_type"] != "client_credentials":
+            raise OAuthError(400, "unsupported_grant_type", "only client_credentials is supported")
+        eec = self._authenticate_client(request, form)
+        if not eec.authorized and not is_on(self.faults, "ecs.skips-local-policy"):
+            raise OAuthError(400, "unauthorized_client", "local authorization policy does not authorize this EEC")
+        ees = self._target(form)
+        scope = self._granted_scope(form, ees)
+        token = self._mint(eec, eec.gpsi, ees, scope)
+        body = {
+            "access_token": token,
+            "token_type": "Bearer",
+            "expires_in": self.minter.lifetime,
+            "scope": scope,
+        }
+        return JSONResponse(body, headers=NO_STORE)
+
+    def _authenticate_client(self, request: Request, form: dict[str, str]) -> KnownEec:
+        # RFC 6749 5.2 allows 400 invalid_client; 401 would need a WWW-Authenticate naming an
+        # HTTP authentication scheme, and tls_client_auth (RFC 8705 2.1) is none.
+        if "client_id" not in form:
+            raise OAuthError(400, "invalid_request", "client_id is required with tls_client_auth")
+        eec = self.settings.registry.get(client_identity(request.scope))
+        if eec is None:
+            raise OAuthError(400, "invalid_client", "the client certificate does not identify a known EEC")
+        if form["client_id"] != eec.eec_id:
+            raise OAuthError(400, "invalid_client", "client_id is not the EEC the client certificate authenticates")
+        return eec
+
+    def _target(self, form: dict[str, str]) -> KnownEes:
+        resource = form.get("resource", "")
+        for ees in self.settings.candidates:
+            if ees.authorization == "token" and ees.is_named_by(resource):
+                return ees
+        raise OAuthError(400, "invalid_target", "resource must name a token-based candidate EES (https://<fqdn>)")
+
+    @staticmethod
+    def _granted_scope(form: dict[str, str], ees: KnownEes) -> str:
+        if "scope" not in form:
+            return " ".join(ees.service_names)
+        requested = form["scope"].split()
+        if not requested or not set(requested) <= set(ees.service_names):
+            raise OAuthError(400, "invalid_scope", f"scope must be among: {' '.join(ees.service_names)}")
+        return " ".join(requested)
+
+    async def jwks(self, request: Request) -> Response:
+        return JSONResponse(self.minter.jwks())
+
+
+async def _read_form(request: Request) -> dict[str, str]:
+    """An ``application/x-www-form-urlencoded`` body; each parameter at most once (RFC 6749 3.2)."""
+    media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if media_type != "application/x-www-form-urlencoded":
+        raise OAuthError(400, "invalid_request", "the body must be application/x-www-form-urlencoded")
+    try:
+        pairs = urllib.parse.parse_qsl((await read_body(request)).decode("utf-8"), keep_blank_values=True)
+    except (UnicodeDecodeError, ValueError):
+        raise OAuthError(400, "invalid_request", "the body is not a valid form") from None
+    form = dict(pairs)
+    if len(form) != len(pairs):
+        raise OAuthError(400, "invalid_request", "a parameter was sent more than once")
+    return form
+
+
+def _set_member(info: dict[str, Any], path: str, value: str) -> None:
+    *parents, leaf = path.split(".")
+    for name in parents:
+        info = info.setdefault(name, {})
+    info[leaf] = value
+
+
+def build_ecs_app(settings: EcsSettings, faults: frozenset[str] = frozenset()) -> Starlette:
+    """The reference ECS as an ASGI app, to serve with :class:`.server.ReferenceServer`."""
+    ecs = _Ecs(settings, faults)
+    routes = [
+        Route(PROVISIONING_PATH, ecs.provisioning, methods=["POST"]),
+        Route(TOKEN_PATH, ecs.token, methods=["POST"]),
+        Route(JWKS_PATH, ecs.jwks, methods=["GET"]),
+    ]
+    app = Starlette(routes=routes, exception_handlers=EXCEPTION_HANDLERS)
+    app.state.settings, app.state.faults, app.state.minter = settings, faults, ecs.minter
+    return app

@@ -1,0 +1,189 @@
+"""The reference EES: EDGE-1 EEC registration, authorized by token or by local policy (TS 33.558 6.3).
+
+::
+
+    POST /eees-eecregistration/v1/registrations   EECRegistration -> 201 EECRegistration + Location
+
+Admission as :mod:`~conformance.reference.policy` describes (body, TLS identity, GPSI), then
+"If the EES requires access token for authorization, then the EES shall authorize the EEC by
+using the token. Otherwise, the EES shall authorize the EEC by its local authorization policy."
+
+Token mode is an RFC 6750 resource server: the token comes only in ``Authorization: Bearer``;
+none gives 401 with a bare ``WWW-Authenticate: Bearer realm=...``; a bad one 401
+``error="invalid_token"``; a token without the service in its scope 403
+``error="insufficient_scope"``; a token sent two ways 400 ``error="invalid_request"``.
+The token is verified by :class:`TokenVerifier` against the trusted JWKS only.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from conformance.reference.faults import is_on
+from conformance.reference.policy import (
+    EecRegistry,
+    KnownEec,
+    authenticate,
+    check_gpsi,
+    check_local_policy,
+    read_json_request,
+)
+from conformance.reference.problems import EXCEPTION_HANDLERS, Refusal
+from conformance.reference.tokens import InvalidToken, TokenVerifier, check_signature_algorithms
+
+REGISTRATION_SERVICE = "eees-eecregistration"
+REGISTRATIONS_PATH = f"/{REGISTRATION_SERVICE}/v1/registrations"
+DEFAULT_ALGORITHMS = ("ES256", "ES384", "ES512", "RS256", "RS384", "RS512", "PS256", "PS384", "PS512")
+
+
+@dataclass(frozen=True)
+class EesSettings:
+    """Everything the reference EES is configured with.
+
+    Token mode needs ``trusted_issuer`` (the exact ``iss``) and ``trusted_jwks`` (may hold several
+    keys). ``allowed_algorithms`` never admits ``none`` or an HMAC algorithm.
+    """
+
+    fqdn: str
+    registry: EecRegistry
+    authorization: Literal["token", "local"] = "token"
+    service_names: tuple[str, ...] = (REGISTRATION_SERVICE,)
+    trusted_issuer: str | None = None
+    trusted_jwks: Mapping[str, Any] | None = None
+    allowed_algorithms: tuple[str, ...] = DEFAULT_ALGORITHMS
+    leeway: int = 30
+    """Seconds of clock skew tolerated on ``exp`` and ``nbf``."""
+
+    def __post_init__(self) -> None:
+        if self.authorization not in ("token", "local"):
+            raise ValueError("authorization must be 'token' or 'local'")
+        check_signature_algorithms(self.allowed_algorithms)
+        if REGISTRATION_SERVICE not in self.service_names:
+            raise ValueError(f"service_names must include {REGISTRATION_SERVICE}, the API this EES serves")
+        if self.authorization == "token" and (not self.trusted_issuer or not self.trusted_jwks):
+            raise ValueError("a token-based EES needs trusted_issuer and trusted_jwks")
+
+
+_UNSAFE = re.compile(r"[^\x20-\x21\x23-\x5b\x5d-\x7e]")
+
+
+def challenge(realm: str, error: str | None = None, description: str | None = None, scope: str | None = None) -> str:
+    """A ``WWW-Authenticate: Bearer`` value (RFC 6750 3); quoted values keep to its character set."""
+    params = [("realm", realm), ("error", error), ("error_description", description), ("scope", scope)]
+    return "Bearer " + ", ".join(f'{name}="{_UNSAFE.sub("?", value)}"' for name, value in params if value)
+
+
+def bearer_refusal(realm: str, status: int, cause: str, detail: str, error: str | None = None) -> Refusal:
+    """A refusal with its RFC 6750 challenge; ``error=None`` when no credentials came (3.1)."""
+    title = {400: "Bad Request", 401: "Unauthorized", 403: "Forbidden"}[status]
+    scope = REGISTRATION_SERVICE if error == "insufficient_scope" else None
+    header = challenge(realm, error, detail if error else None, scope)
+    return Refusal(status, title, detail, cause, headers={"WWW-Authenticate": header})
+
+
+class _Ees:
+    """The request handler, bound to one configuration and one set of faults."""
+
+    def __init__(self, settings: EesSettings, faults: frozenset[str]) -> None:
+        self.settings, self.faults, self.realm = settings, faults, settings.fqdn
+        self.verifier: TokenVerifier | None = None
+        if settings.trusted_issuer and settings.trusted_jwks:
+            audience: str | None = settings.fqdn
+            if is_on(faults, "ees.rejects-valid-token"):
+                audience = f"wrong-audience.{settings.fqdn}"
+            if is_on(faults, "ees.ignores-aud"):
+                audience = None
+            self.verifier = TokenVerifier(
+                issuer=settings.trusted_issuer,
+                jwks=settings.trusted_jwks,
+                audience=audience,
+                algorithms=settings.allowed_algorithms,
+                leeway=settings.leeway,
+                accept_alg_none=is_on(faults, "ees.accepts-alg-none"),
+            )
+
+    async def register(self, request: Request) -> Response:
+        """EDGE-1 EECRegistration: admit, authorize, then register (201 echoing the request)."""
+        body = await read_json_request(request)
+        eec = authenticate(request, self.settings.registry, body["eecId"])
+        check_gpsi(body, eec, enforce_binding=not is_on(self.faults, "ees.skips-gpsi-check"))
+        if self.settings.authorization == "token":
+            self._authorize_by_token(request, eec, body.get("ueId", eec.gpsi))
+        else:
+            self._authorize_locally(request, eec)
+        registration_id = str(uuid.uuid4())
+        location = f"{request.url.scheme}://{request.url.netloc}{REGISTRATIONS_PATH}/{registration_id}"
+        return JSONResponse(body, status_code=201, headers={"Location": location})
+
+    def _authorize_by_token(self, request: Request, eec: KnownEec, gpsi: str) -> None:
+        try:
+            token = self._bearer_token(request)
+            if token is None:
+                raise bearer_refusal(self.realm, 401, "TOKEN_REQUIRED", "an access token is required")
+            self._check_token(token, eec, gpsi)
+        except Refusal as refusal:
+            if refusal.status != 401 or not is_on(self.faults, "ees.falls-back-to-local-policy"):
+                raise
+            check_local_policy(eec)  # the fault: fail open to local policy
+
+    def _check_token(self, token: str, eec: KnownEec, gpsi: str) -> None:
+        """Signature and claims (401 invalid_token), then the scope (403 insufficient_scope)."""
+        assert self.verifier is not None
+        try:
+            claims = self.verifier.verify(token)
+            self.verifier.check_client(claims, client_id=eec.eec_id, subject=gpsi)
+        except InvalidToken as invalid:
+            detail = f"invalid access token: {invalid}"
+            raise bearer_refusal(self.realm, 401, "INVALID_TOKEN", detail, "invalid_token") from None
+        if REGISTRATION_SERVICE not in TokenVerifier.scopes(claims):
+            detail = f"the token's scope does not include {REGISTRATION_SERVICE}"
+            raise bearer_refusal(self.realm, 403, "INSUFFICIENT_SCOPE", detail, "insufficient_scope")
+
+    def _bearer_token(self, request: Request) -> str | None:
+        """The token of ``Authorization: Bearer``; RFC 6750 2.3's query form is not used, and a
+        token sent two ways is refused (RFC 6750 2: "MUST NOT use more than one method")."""
+        values = request.headers.getlist("authorization")
+        if len(values) > 1:
+            raise self._invalid_request("more than one Authorization header")
+        scheme, _, credentials = values[0].partition(" ") if values else ("", "", "")
+        if scheme.lower() != "bearer":
+            return None
+        if "access_token" in request.query_params:
+            raise self._invalid_request("the access token was sent in more than one way")
+        return credentials.strip()
+
+    def _invalid_request(self, detail: str) -> Refusal:
+        return bearer_refusal(self.realm, 400, "INVALID_REQUEST", detail, "invalid_request")
+
+    def _authorize_locally(self, request: Request, eec: KnownEec) -> None:
+        """Local mode ignores tokens: a token never replaces the policy decision."""
+        if is_on(self.faults, "ees.token-bypasses-local-policy") and _carries_bearer(request):
+            return
+        if is_on(self.faults, "ees.skips-local-policy"):
+            return
+        refuse_all = is_on(self.faults, "ees.refuses-authorized-eec")
+        check_local_policy(eec, allowed=False if refuse_all else None)
+
+
+def _carries_bearer(request: Request) -> bool:
+    return any(value.lower().startswith("bearer ") for value in request.headers.getlist("authorization"))
+
+
+def build_ees_app(settings: EesSettings, faults: frozenset[str] = frozenset()) -> Starlette:
+    """The reference EES as an ASGI app, to serve with :class:`.server.ReferenceServer`."""
+    ees = _Ees(settings, faults)
+    app = Starlette(
+        routes=[Route(REGISTRATIONS_PATH, ees.register, methods=["POST"])],
+        exception_handlers=EXCEPTION_HANDLERS,
+    )
+    app.state.settings, app.state.faults = settings, faults
+    return app

@@ -1,0 +1,221 @@
+"""EES access tokens: minted by the reference ECS, verified by the reference EES.
+
+TS 33.558 6.2: "JSON Web Token (JWT) as specified in IETF RFC 7519 for encoding and the JSON
+signature profile as specified in IETF RFC 7515 for protection of tokens shall be followed",
+with the claims ``iss`` (ECS FQDN), ``client_id`` (EEC ID), ``sub`` (GPSI), ``scope`` (EES
+service names), ``aud`` (EES FQDN) and ``exp``.
+
+:class:`TokenMinter` signs with one EC P-256 key (ES256, ``typ`` ``at+jwt``, ``kid``, plus
+``iat`` and ``jti`` per RFC 9068). :class:`TokenVerifier` is deliberately small and strict
+(RFC 8725): the algorithm comes from an allow-list that can never hold ``none`` or HMAC, keys
+come only from the configured JWKS (``jku``/``x5u``/``jwk``/``x5c`` headers are never fetched or
+used), a ``kid`` must name a trusted key, and every claim has its type checked.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+import time
+import uuid
+from collections.abc import Collection, Mapping
+from typing import Any
+
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.serialization import (
+    Encoding,
+    NoEncryption,
+    PrivateFormat,
+    load_pem_private_key,
+)
+from joserfc import jws, jwt
+from joserfc.errors import JoseError
+from joserfc.jwk import ECKey, Key, KeySet
+
+MAX_TOKEN_CHARS = 8192
+_B64URL = re.compile(r"[A-Za-z0-9_-]*")
+_KEY_TYPES = {"ES": "EC", "RS": "RSA", "PS": "RSA"}
+"""Key type by algorithm family: only asymmetric families exist here."""
+
+
+class InvalidToken(ValueError):
+    """The token must not be honoured; the message is safe to show the client."""
+
+
+def check_signature_algorithms(algorithms: Collection[str]) -> None:
+    """Refuse a configuration that would admit unsigned or HMAC tokens (alg confusion, RFC 8725 3.1)."""
+    unsafe = [alg for alg in algorithms if alg[:2] not in _KEY_TYPES]
+    if unsafe or not algorithms:
+        raise ValueError(f"only ES*, RS* and PS* algorithms can be trusted, not {unsafe or 'nothing'}")
+
+
+def new_signing_key() -> bytes:
+    """A fresh EC P-256 private key (PKCS#8 PEM) for an ECS to sign tokens with."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    return key.private_bytes(Encoding.PEM, PrivateFormat.PKCS8, NoEncryption())
+
+
+def signing_key(pem: bytes, kid: str) -> ECKey:
+    """The ES256 signing key of ``pem`` (EC P-256 only), labelled ``kid``."""
+    private = load_pem_private_key(pem, password=None)
+    if not isinstance(private, ec.EllipticCurvePrivateKey) or private.curve.name != "secp256r1":
+        raise ValueError("the ECS signing key must be an EC P-256 private key (ES256)")
+    return ECKey.import_key(pem, {"kid": kid, "alg": "ES256", "use": "sig"})
+
+
+def public_jwks(pem: bytes, kid: str) -> dict[str, Any]:
+    """The JWKS that verifies tokens signed with ``pem``: public members only."""
+    return dict(KeySet([signing_key(pem, kid)]).as_dict(private=False))
+
+
+class TokenMinter:
+    """Signs EES access tokens for one issuer (the ECS FQDN)."""
+
+    def __init__(self, issuer: str, key_pem: bytes, kid: str, lifetime: int, *, with_sub: bool = True) -> None:
+        self.issuer, self.lifetime, self.with_sub = issuer, lifetime, with_sub
+        self.key = signing_key(key_pem, kid)
+
+    def mint(self, *, client_id: str, subject: str, audience: str, scope: str) -> str:
+        """A signed token with the TS 33.558 6.2 claims plus ``iat`` and a fresh ``jti``."""
+        now = int(time.time())
+        claims: dict[str, Any] = {"iss": self.issuer, "client_id": client_id, "sub": subject, "scope": scope}
+        claims |= {"aud": audience, "iat": now, "exp": now + self.lifetime, "jti": str(uuid.uuid4())}
+        if not self.with_sub:  # fault ecs.token-without-sub
+            del claims["sub"]
+        header = {"alg": "ES256", "typ": "at+jwt", "kid": self.key.kid}
+        return jwt.encode(header, claims, self.key, algorithms=["ES256"])
+
+    def jwks(self) -> dict[str, Any]:
+        return dict(KeySet([self.key]).as_dict(private=False))
+
+
+class TokenVerifier:
+    """Verifies access tokens for one resource server: signature, then claims.
+
+    ``audience=None`` skips the ``aud`` check and ``accept_alg_none`` skips the signature of
+    ``alg: none`` tokens: both exist only for the reference's named faults.
+    """
+
+    def __init__(
+        self,
+        *,
+        issuer: str,
+        jwks: Mapping[str, Any],
+        audience: str | None,
+        algorithms: Collection[str],
+        leeway: int = 30,
+        accept_alg_none: bool = False,
+    ) -> None:
+        check_signature_algorithms(algorithms)
+        self.issuer, self.audience, self.leeway = issuer, audience, leeway
+        self.algorithms, self.accept_alg_none = frozenset(algorithms), accept_alg_none
+        self.keys: list[Key] = list(KeySet.import_key_set(dict(jwks)).keys)  # type: ignore[arg-type]
+        if any(key.key_type not in _KEY_TYPES.values() for key in self.keys):
+            raise ValueError("the trusted JWKS may hold only EC and RSA keys (no 'oct' secrets)")
+
+    def verify(self, token: str) -> dict[str, Any]:
+        """The claims of a token whose signature, issuer, audience and times are valid."""
+        _header, claims = self._verified_parts(token)
+        self._check_issuer_audience(claims)
+        self._check_times(claims)
+        return claims
+
+    def check_client(self, claims: Mapping[str, Any], *, client_id: str, subject: str) -> None:
+        """The token was issued to this EEC (``client_id``) for this GPSI (``sub``)."""
+        if claims.get("client_id") != client_id:
+            raise InvalidToken("client_id is missing or is not the authenticated EEC")
+        if claims.get("sub") != subject:
+            raise InvalidToken("sub is missing or is not the GPSI of the request")
+
+    @staticmethod
+    def scopes(claims: Mapping[str, Any]) -> set[str]:
+        """The scope claim's space-separated values; a non-string scope grants nothing."""
+        scope = claims.get("scope")
+        return set(scope.split(" ")) if isinstance(scope, str) else set()
+
+    def _verified_parts(self, token: str) -> tuple[dict[str, Any], dict[str, Any]]:
+        if len(token) > MAX_TOKEN_CHARS:
+            raise InvalidToken("the token is too long")
+        segments = token.split(".")
+        if len(segments) != 3 or not all(_B64URL.fullmatch(segment) for segment in segments):
+            raise InvalidToken("not a JWS compact serialization")
+        header, claims = _json_object(segments[0], "header"), _json_object(segments[1], "payload")
+        alg = header.get("alg")
+        if not isinstance(alg, str):
+            raise InvalidToken("the header has no alg")
+        if self.accept_alg_none and alg.lower() == "none":
+            return header, claims  # fault ees.accepts-alg-none
+        if alg not in self.algorithms:
+            raise InvalidToken(f"alg {alg} is not accepted")
+        if "crit" in header:  # RFC 7515 4.1.11: we understand no extension
+            raise InvalidToken("critical header extensions are not supported")
+        self._check_signature(token, header, alg)
+        return header, claims
+
+    def _check_signature(self, token: str, header: Mapping[str, Any], alg: str) -> None:
+        for key in self._candidate_keys(header, alg):
+            try:
+                jws.deserialize_compact(token, key, algorithms=[alg])
+                return
+            except (JoseError, ValueError, TypeError):
+                continue
+        raise InvalidToken("the signature does not verify with a trusted key")
+
+    def _candidate_keys(self, header: Mapping[str, Any], alg: str) -> list[Key]:
+        """Trusted keys of the algorithm's type, narrowed to the ``kid`` when there is one."""
+        keys = [key for key in self.keys if key.key_type == _KEY_TYPES[alg[:2]]]
+        if "kid" not in header:
+            return keys
+        if not isinstance(header["kid"], str):
+            raise InvalidToken("kid is not a string")
+        named = [key for key in keys if key.kid == header["kid"]]
+        if not named:
+            raise InvalidToken("kid does not name a trusted key")
+        return named
+
+    def _check_issuer_audience(self, claims: Mapping[str, Any]) -> None:
+        if claims.get("iss") != self.issuer:
+            raise InvalidToken("iss is missing or is not the trusted ECS")
+        if self.audience is None:  # fault ees.ignores-aud
+            return
+        aud = claims.get("aud")
+        audiences = [aud] if isinstance(aud, str) else aud if isinstance(aud, list) else []
+        if self.audience not in audiences:
+            raise InvalidToken("aud is missing or does not name this EES")
+
+    def _check_times(self, claims: Mapping[str, Any]) -> None:
+        now = time.time()
+        for name in ("exp", "nbf", "iat"):
+            if name in claims and not _is_number(claims[name]):
+                raise InvalidToken(f"{name} is not a number")
+        if "exp" not in claims:
+            raise InvalidToken("exp is missing")
+        if now >= claims["exp"] + self.leeway:
+            raise InvalidToken("the token has expired")
+        if "nbf" in claims and claims["nbf"] > now + self.leeway:
+            raise InvalidToken("the token is not valid yet (nbf)")
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def strict_json(raw: bytes | str) -> Any:
+    """``json.loads`` refusing what RFC 8259 does not allow but Python does (NaN, Infinity):
+    a NaN ``exp`` would compare false against the clock and never expire."""
+    return json.loads(raw, parse_constant=_refuse_constant)
+
+
+def _refuse_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+def _json_object(segment: str, what: str) -> dict[str, Any]:
+    try:
+        value = strict_json(base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4)))
+    except (ValueError, RecursionError):
+        raise InvalidToken(f"the {what} is not base64url-encoded JSON") from None
+    if not isinstance(value, dict):
+        raise InvalidToken(f"the {what} is not a JSON object")
+    return value

@@ -1,0 +1,215 @@
+"""One conformance run: its targets, their peers, the sanity probe, the deadline.
+
+The pytest plugin creates one :class:`ConformanceRun` per session; the CLI only builds
+pytest arguments. ``--target reference`` starts the embedded reference ECS and EESes and
+loads the target files they write, so they are tested exactly like external targets.
+"""
+
+from __future__ import annotations
+
+import tempfile
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol
+
+from conformance.errors import ConfigError, HarnessError, Inconclusive
+from conformance.evidence import EvidenceLog, HttpExchange
+from conformance.peers.credentials import CredentialFactory
+from conformance.peers.material import HarnessMaterial
+from conformance.peers.token_issuer import TokenIssuer
+from conformance.targets.config import load_targets
+from conformance.targets.model import Role, TargetConfig
+from conformance.targets.under_test import (
+    CONTROL_STATUS,
+    EcsUnderTest,
+    EesUnderTest,
+    Peers,
+    TargetUnderTest,
+    positive_control,
+)
+
+REFERENCE = "reference"
+
+
+class Deployment(Protocol):
+    """What a run needs from a set of servers it started itself (the embedded reference)."""
+
+    target_files: list[Path]
+
+    def stop(self) -> None: ...
+
+
+@dataclass
+class Options:
+    targets: list[str]
+    faults: list[str] = field(default_factory=list)
+    requirement_prefixes: list[str] = field(default_factory=list)
+    strict: bool = False
+    out: Path | None = None
+    deadline: float = 1800.0
+
+
+@dataclass
+class SanityProbe:
+    """The positive control run once per target before any case: is there anything to test?"""
+
+    target: str
+    reachable: bool
+    ok: bool
+    message: str
+    evidence: EvidenceLog
+
+
+class ConformanceRun:
+    """Everything a run shares across tests; built from the command-line options."""
+
+    def __init__(self, options: Options, targets: list[TargetConfig], deployment: Deployment | None = None) -> None:
+        self.options = options
+        self.targets = targets
+        self.deployment = deployment
+        self.started = time.monotonic()
+        self._peers: dict[str, Peers] = {}
+        self._probes: dict[str, SanityProbe] = {}
+        self._lock = threading.Lock()
+        self._scratch = tempfile.TemporaryDirectory(prefix="conformance-")
+        self._throwaway: HarnessMaterial | None = None
+
+    @classmethod
+    def start(cls, options: Options) -> ConformanceRun:
+        """Load (or, for ``reference``, start and load) the targets; ConfigError on bad input."""
+        if options.faults and REFERENCE not in options.targets:
+            raise ConfigError(
+                "<command line>",
+                "--fault",
+                "faults exist only in the embedded reference target",
+                "add --target reference or drop --fault",
+            )
+        deployment = None
+        paths: list[Path] = []
+        for target in options.targets:
+            if target == REFERENCE:
+                deployment = _start_reference(options)
+                paths.extend(deployment.target_files)
+            else:
+                paths.append(Path(target))
+        try:
+            return cls(options, load_targets(paths), deployment)
+        except BaseException:
+            if deployment is not None:
+                deployment.stop()
+            raise
+
+    def close(self) -> None:
+        if self.deployment is not None:
+            self.deployment.stop()
+        self._scratch.cleanup()
+
+    def targets_for(self, role: Role) -> list[TargetConfig]:
+        return [t for t in self.targets if t.role == role]
+
+    # peers -------------------------------------------------------------------------------
+    def peers_for(self, config: TargetConfig) -> Peers:
+        with self._lock:
+            if config.name not in self._peers:
+                self._peers[config.name] = self._make_peers(config)
+            return self._peers[config.name]
+
+    def _make_peers(self, config: TargetConfig) -> Peers:
+        material = self._material(config)
+        credentials = CredentialFactory(material, vendor_certs=config.client_certs == "vendor")
+        issuer = None
+        declared = config.trusted_issuer
+        if declared is not None:
+            if declared.source == "vendor" and declared.key is not None:
+                issuer = TokenIssuer.from_file(
+                    declared.key,
+                    issuer=declared.issuer,
+                    kid=declared.kid,
+                    algorithm=declared.algorithm,
+                    lifetime=declared.lifetime,
+                )
+            else:
+                issuer = TokenIssuer.from_pem(
+                    material.issuer_key_pem,
+                    issuer=declared.issuer,
+                    kid=declared.kid or material.issuer_kid,
+                    algorithm=declared.algorithm,
+                    lifetime=declared.lifetime,
+                )
+        return Peers(material=material, credentials=credentials, issuer=issuer)
+
+    def _material(self, config: TargetConfig) -> HarnessMaterial:
+        if config.harness_material is not None:
+            return HarnessMaterial.load_or_create(config.harness_material)
+        if self._throwaway is None:
+            self._throwaway = HarnessMaterial.create()
+        return self._throwaway
+
+    def under_test(self, config: TargetConfig, evidence: EvidenceLog) -> TargetUnderTest:
+        cls = EcsUnderTest if config.role == "ecs" else EesUnderTest
+        return cls(config, self.peers_for(config), evidence)
+
+    # preconditions -----------------------------------------------------------------------
+    def check_deadline(self) -> None:
+        elapsed = time.monotonic() - self.started
+        if elapsed > self.options.deadline:
+            raise Inconclusive(f"run deadline of {self.options.deadline:.0f} s reached; case not run (--deadline)")
+
+    def sanity(self, config: TargetConfig) -> SanityProbe:
+        """The sanity probe for ``config``, run once and cached."""
+        with self._lock:
+            probe = self._probes.get(config.name)
+        if probe is None:
+            probe = self._probe(config)
+            with self._lock:
+                self._probes.setdefault(config.name, probe)
+        return probe
+
+    def probes(self) -> list[SanityProbe]:
+        return list(self._probes.values())
+
+    def _probe(self, config: TargetConfig) -> SanityProbe:
+        log = EvidenceLog()
+        try:
+            exchange = positive_control(self.under_test(config, log))
+        except HarnessError as exc:
+            return SanityProbe(config.name, False, False, f"harness could not probe {config.name}: {exc}", log)
+        expected = CONTROL_STATUS[config.role]
+        if not exchange.answered:
+            return SanityProbe(config.name, False, False, _unreachable(config, exchange), log)
+        ok = exchange.status == expected
+        message = f"positive control {'succeeded' if ok else 'FAILED'}: {exchange.summary()} (expected {expected})"
+        return SanityProbe(config.name, True, ok, message, log)
+
+    def require_sane(self, config: TargetConfig, *, is_control: bool) -> SanityProbe:
+        """Raise Inconclusive unless the target's sanity probe allows this case to mean something."""
+        probe = self.sanity(config)
+        if not probe.reachable:
+            raise Inconclusive(probe.message)
+        if not probe.ok and not is_control:
+            raise Inconclusive(f"{probe.message}; a refusal in this case would prove nothing")
+        return probe
+
+
+def _unreachable(config: TargetConfig, exchange: HttpExchange) -> str:
+    tls = exchange.tls
+    hint = {
+        "connection-refused": "is the server running at that address?",
+        "timeout": "the port accepts connections but nothing answers in time",
+        "server-cert-rejected": "check target.trust_anchor and target.fqdn",
+        "refused-with-alert": "the target refused the harness's VALID client certificate: provision ca.pem "
+        "from the harness material (conformance pki export)",
+    }.get(tls.outcome.value, "")
+    return (
+        f"target {config.name} unreachable at {config.base_url}: {tls.outcome} ({tls.detail})"
+        f"{'; ' + hint if hint else ''}"
+    )
+
+
+def _start_reference(options: Options) -> Deployment:
+    from conformance.reference.deployment import ReferenceDeployment
+
+    directory = (options.out / "reference-target") if options.out else Path(tempfile.mkdtemp(prefix="reference-"))
+    return ReferenceDeployment.start(directory, faults=options.faults)

@@ -1,0 +1,37 @@
+"""Run the ``conformance`` command in a subprocess, as a user would, with a hard time limit."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+
+@dataclass
+class Finished:
+    status: int
+    output: str
+    seconds: float
+    out: Path | None
+
+    def results(self) -> dict[str, Any]:
+        assert self.out is not None
+        data: dict[str, Any] = json.loads((self.out / "results.json").read_text("utf-8"))
+        return data
+
+    def verdicts(self) -> dict[str, str]:
+        return {t["id"]: t["verdict"] for t in self.results()["tests"]}
+
+
+def conformance(*args: str | Path, out: Path | None = None, limit: float = 120.0) -> Finished:
+    import time
+
+    argv = [sys.executable, "-m", "conformance", *map(str, args)]
+    if out is not None:
+        argv += ["--out", str(out)]
+    started = time.monotonic()
+    done = subprocess.run(argv, capture_output=True, text=True, timeout=limit, check=False)
+    return Finished(done.returncode, done.stdout + done.stderr, time.monotonic() - started, out)

@@ -1,0 +1,577 @@
+"""The target declaration loader: every problem is one line naming file, key, problem and fix.
+
+Most cases start from a valid declaration (``EES`` or ``ECS`` below), change one line, and
+check the dotted key and the words of the message.
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Callable
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+from cryptography import x509
+
+from conformance.errors import ConfigError
+from conformance.targets.config import dump_target, load_target, load_targets
+from conformance.targets.model import TargetConfig, TokenDelivery, TokenKeys, TrustedIssuer
+
+FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "targets"
+
+CERT = "-----BEGIN CERTIFICATE-----\nMIIBplaceholder\n-----END CERTIFICATE-----\n"
+KEY = "-----BEGIN EC PRIVATE KEY-----\nMHcplaceholder\n-----END EC PRIVATE KEY-----\n"
+REFERENCED = {
+    "ca.pem": CERT,
+    "eec.pem": CERT,
+    "eec.key": KEY,
+    "issuer.key": KEY,
+    "issuer.jwk.json": '{"kty": "EC", "crv": "P-256", "x": "x", "y": "y", "d": "d"}',
+    "public.jwk.json": '{"kty": "EC", "crv": "P-256", "x": "x", "y": "y"}',
+    "jwks.json": '{"keys": []}',
+    "template.json": '{"acProfs": [{"acId": "app-1"}]}',
+    "array.json": "[1, 2]",
+}
+
+EES = """\
+[target]
+role = "ees"
+base_url = "https://127.0.0.1:9443"
+fqdn = "ees1.example.test"
+trust_anchor = "ca.pem"
+client_auth = "mutual-certificate"
+timeout = 5.0
+
+[harness]
+client_certs = "harness"
+
+[[eec]]
+role = "authorized"
+eec_id = "eec-1"
+gpsi = "msisdn-491700000001"
+
+[ees]
+authorization = "token"
+service_names = ["eees-eecregistration"]
+
+[ees.token_issuer]
+source = "harness"
+issuer = "ecs.example.test"
+lifetime = 300
+"""
+
+ECS = """\
+[target]
+role = "ecs"
+base_url = "https://ecs.example.test:8443"
+fqdn = "ecs.example.test"
+trust_anchor = "ca.pem"
+client_auth = "mutual-certificate"
+
+[[eec]]
+role = "authorized"
+eec_id = "eec-1"
+gpsi = "msisdn-491700000001"
+
+[ecs]
+max_token_lifetime = 3600
+
+[ecs.token_delivery]
+binding = "response"
+
+[ecs.token_keys]
+jwks_file = "jwks.json"
+
+[[ecs.candidate_ees]]
+ees_id = "ees-1"
+fqdn = "ees1.example.test"
+service_names = ["eees-eecregistration"]
+authorization = "token"
+"""
+
+SECOND_EEC = '\n[[eec]]\nrole = "second"\neec_id = "eec-2"\ngpsi = "msisdn-491700000002"\n'
+VENDOR_ISSUER = 'source = "vendor"\nkey = "issuer.key"'
+
+Write = Callable[..., Path]
+
+
+@pytest.fixture
+def write(tmp_path: Path) -> Write:
+    """Writes a declaration as ``tmp_path/target.toml``, beside the files it may reference."""
+    for name, text in REFERENCED.items():
+        (tmp_path / name).write_text(text)
+    (tmp_path / "binary.der").write_bytes(b"0\x82\x01\xff\xfe")
+
+    def write(text: str, name: str = "target.toml") -> Path:
+        path = tmp_path / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+        return path
+
+    return write
+
+
+def changed(base: str, old: str, new: str) -> str:
+    assert old in base, f"test bug: {old!r} is not in the base declaration"
+    return base.replace(old, new, 1)
+
+
+def config_error(path: Path) -> ConfigError:
+    with pytest.raises(ConfigError) as caught:
+        load_target(path)
+    message = str(caught.value)
+    assert "\n" not in message
+    assert message.startswith(f"{path}: {caught.value.key}: ")
+    return caught.value
+
+
+# --- the example files ---------------------------------------------------------------------------
+
+
+def test_example_ecs_loads() -> None:
+    config = load_target(FIXTURES / "example-ecs.toml")
+    assert (config.name, config.role, config.fqdn) == ("example-ecs", "ecs", "ecs.example.test")
+    assert [e.role for e in config.eecs] == ["authorized", "unauthorized", "second"]
+    assert [(c.ees_id, c.authorization) for c in config.candidate_ees] == [
+        ("ees-1", "token"),
+        ("ees-2", "local"),
+    ]
+    assert config.token_delivery == TokenDelivery(binding="response", member="accessToken")
+    assert config.token_keys == TokenKeys(jwks_file=FIXTURES / "example-material" / "ecs-jwks.json")
+    assert config.deviation("ECS-TOK-11") is not None
+    for path in (config.trust_anchor, config.request_template, config.token_keys.jwks_file):
+        assert path is not None and path.is_absolute() and path.is_file()
+
+
+def test_example_ees_loads() -> None:
+    config = load_target(FIXTURES / "example-ees.toml")
+    assert (config.name, config.role, config.authorization) == ("example-ees", "ees", "token")
+    assert config.trusted_issuer == TrustedIssuer(source="harness", issuer="ecs.example.test")
+    assert config.service_names == ("eees-eecregistration",)
+    assert config.trust_anchor == FIXTURES / "example-material" / "server-ca.pem"
+    assert config.candidate_ees == () and config.token_delivery is None
+
+
+def test_example_trust_anchor_is_a_real_certificate() -> None:
+    pem = (FIXTURES / "example-material" / "server-ca.pem").read_bytes()
+    assert "TEST ONLY" in x509.load_pem_x509_certificate(pem).subject.rfc4514_string()
+
+
+# --- what a valid declaration gives --------------------------------------------------------------
+
+
+def test_defaults_and_absolute_paths(write: Write) -> None:
+    path = write(changed(EES, "timeout = 5.0\n", ""))
+    config = load_target(path)
+    assert config.name == "target"  # the file stem
+    assert config.file == path.resolve() and config.trust_anchor == path.parent / "ca.pem"
+    assert (config.timeout, config.http2, config.client_certs, config.harness_material) == (
+        5.0,
+        True,
+        "harness",
+        None,
+    )
+    assert config.trusted_issuer == TrustedIssuer(source="harness", issuer="ecs.example.test")
+    assert config.eec("authorized").gpsi == "msisdn-491700000001"
+
+
+def test_material_directory_is_resolved_but_need_not_exist(write: Write) -> None:
+    path = write(changed(EES, 'client_certs = "harness"', 'client_certs = "harness"\nmaterial = "state/pki"'))
+    assert load_target(path).harness_material == path.parent / "state" / "pki"
+    assert not (path.parent / "state").exists()
+
+
+def test_vendor_certificates_and_keys(write: Write) -> None:
+    text = changed(EES, 'client_certs = "harness"', 'client_certs = "vendor"')
+    text = changed(
+        text,
+        'gpsi = "msisdn-491700000001"',
+        'gpsi = "msisdn-491700000001"\ncert = "eec.pem"\nkey = "eec.key"',
+    )
+    text = changed(
+        text,
+        'source = "harness"',
+        'source = "vendor"\nkey = "issuer.jwk.json"\nkid = "k1"\nalgorithm = "RS256"',
+    )
+    config = load_target(write(text))
+    eec = config.eec("authorized")
+    assert (eec.cert, eec.key) == (config.file.parent / "eec.pem", config.file.parent / "eec.key")
+    assert config.trusted_issuer is not None
+    assert (config.trusted_issuer.key, config.trusted_issuer.kid) == (
+        config.file.parent / "issuer.jwk.json",
+        "k1",
+    )
+    assert config.trusted_issuer.algorithm == "RS256"
+
+
+@pytest.mark.parametrize(
+    ("old", "new"),
+    [
+        ('gpsi = "msisdn-491700000001"', 'gpsi = "extid-user1@edge.example.test"'),
+        ('gpsi = "msisdn-491700000001"', 'gpsi = "msisdn-49170"'),
+        ("timeout = 5.0", "timeout = 120"),
+        ("timeout = 5.0", "timeout = 0.5"),
+        ('base_url = "https://127.0.0.1:9443"', 'base_url = "https://[::1]:9443"'),
+        ('base_url = "https://127.0.0.1:9443"', 'base_url = "https://localhost"'),
+        ('fqdn = "ees1.example.test"', 'fqdn = "ees1.example.test."'),
+    ],
+)
+def test_accepted_values(write: Write, old: str, new: str) -> None:
+    load_target(write(changed(EES, old, new)))
+
+
+def test_local_authorization_needs_no_token_issuer(write: Write) -> None:
+    config = load_target(write(changed(EES, 'authorization = "token"', 'authorization = "local"').split("[ees.")[0]))
+    assert (config.authorization, config.trusted_issuer) == ("local", None)
+
+
+def test_token_endpoint_binding_and_jwks_url(write: Write) -> None:
+    text = changed(
+        ECS,
+        'binding = "response"',
+        'binding = "token-endpoint"\ntoken_url = "https://ecs.example.test/oauth2/token"',
+    )
+    text = changed(text, 'jwks_file = "jwks.json"', 'jwks_url = "https://ecs.example.test/jwks"')
+    config = load_target(write(text))
+    assert config.token_delivery == TokenDelivery(
+        binding="token-endpoint", token_url="https://ecs.example.test/oauth2/token"
+    )
+    assert config.token_keys == TokenKeys(jwks_url="https://ecs.example.test/jwks")
+
+
+# --- every problem, one line each ----------------------------------------------------------------
+
+ONE_EEC = '[[eec]]\nrole = "authorized"\neec_id = "eec-1"\ngpsi = "msisdn-491700000001"\n'
+DEVIATION = '[[deviation]]\nrequirement = "EES-TOK-11"\nreason = "kid not set"\n'
+
+# (base declaration, text replaced, replacement, dotted key of the error, words of the message)
+# fmt: off
+CASES = [
+    # unknown keys: a suggestion, or the allowed keys
+    (EES, "base_url =", "base_ulr =", "target.base_ulr", "unknown key 'base_ulr', did you mean 'base_url'?"),
+    (EES, "timeout = 5.0", 'colour = "blue"', "target.colour", "allowed keys: name, role, base_url, fqdn,"),
+    (EES, "[target]", "[taget]", "taget", "unknown key 'taget', did you mean 'target'?"),
+    (EES, "eec_id =", "eecid =", "eec[0].eecid", "did you mean 'eec_id'?"),
+    (EES, "issuer =", "isuer =", "ees.token_issuer.isuer", "did you mean 'issuer'?"),
+    (ECS, "[ecs.token_delivery]\n", "[ecs.unused]\n", "ecs.unused", "allowed keys: max_token_lifetime,"),
+    (ECS, 'authorization = "token"', 'authorisation = "token"', "ecs.candidate_ees[0].authorisation",
+     "did you mean 'authorization'?"),
+    # missing keys and tables
+    (EES, 'fqdn = "ees1.example.test"\n', "", "target.fqdn",
+     'missing required key, add fqdn = "..." under [target]'),
+    (EES, 'eec_id = "eec-1"\n', "", "eec[0].eec_id",
+     'missing required key, add eec_id = "..." under [[eec]]'),
+    (EES, ONE_EEC, "", "eec", "missing required table, add one [[eec]] table per entry"),
+    (EES, "[ees.token_issuer]", "[ees.other]", "ees.other", "unknown key 'other'"),
+    (ECS, 'ees_id = "ees-1"\n', "", "ecs.candidate_ees[0].ees_id", "missing required key"),
+    (ECS, '[ecs.token_delivery]\nbinding = "response"\n', "", "ecs.token_delivery",
+     "missing required table, add a [ecs.token_delivery] table"),
+    # wrong types: TOML booleans are not numbers, floats are not integers
+    (EES, "timeout = 5.0", 'timeout = "5"', "target.timeout",
+     "expected a number, got a string, write timeout = 5.0"),
+    (EES, "timeout = 5.0", "timeout = true", "target.timeout", "expected a number, got a boolean"),
+    (EES, "timeout = 5.0", "http2 = 1", "target.http2",
+     "expected a boolean, got an integer, write http2 = true"),
+    (EES, "lifetime = 300", "lifetime = true", "ees.token_issuer.lifetime",
+     "expected an integer, got a boolean"),
+    (EES, "lifetime = 300", "lifetime = 300.0", "ees.token_issuer.lifetime",
+     "expected an integer, got a float"),
+    (EES, "lifetime = 300", "lifetime = 1979-05-27", "ees.token_issuer.lifetime", "got a date or time"),
+    (EES, 'eec_id = "eec-1"', "eec_id = 1", "eec[0].eec_id",
+     'expected a string, got an integer, write eec_id = "..."'),
+    (EES, '["eees-eecregistration"]', '"eees-eecregistration"', "ees.service_names",
+     "expected an array of strings, got a string"),
+    (EES, '["eees-eecregistration"]', "[1]", "ees.service_names",
+     "expected an array of strings, got an array"),
+    (EES, "[[eec]]", "[eec]", "eec",
+     "expected an array of tables, got a table, add one [[eec]] table per entry"),
+    (ECS, "[target]", 'harness = "yes"\n[target]', "harness", "expected a table, got a string"),
+    (EES, "[ees]", "[extra]\nmode = 1\n[ees]", "extra.mode", "expected a string, got an integer"),
+    # empty values
+    (EES, 'eec_id = "eec-1"', 'eec_id = "  "', "eec[0].eec_id", "is empty, give a value"),
+    (EES, '["eees-eecregistration"]', "[]", "ees.service_names", "is empty, list at least one"),
+    # enumerations list their values, or suggest the closest
+    (EES, 'role = "ees"', 'role = "ess"', "target.role", "'ess' is not allowed, did you mean 'ees'?"),
+    (EES, '"mutual-certificate"', '"tls"', "target.client_auth",
+     'use one of "mutual-certificate", "server-certificate", "psk"'),
+    (EES, 'role = "authorized"', 'role = "admin"', "eec[0].role", '"authorized", "unauthorized", "second"'),
+    (EES, 'client_certs = "harness"', 'client_certs = "mine"', "harness.client_certs", '"harness", "vendor"'),
+    (EES, 'source = "harness"', 'source = "ecs"', "ees.token_issuer.source", "'ecs' is not allowed"),
+    (EES, "lifetime = 300", 'algorithm = "none"', "ees.token_issuer.algorithm",
+     'use one of "ES256", "ES384",'),
+    (EES, "lifetime = 300", 'algorithm = "HS256"', "ees.token_issuer.algorithm", "'HS256' is not allowed"),
+    (ECS, 'binding = "response"', 'binding = "body"', "ecs.token_delivery.binding",
+     '"response", "token-endpoint"'),
+    # URLs
+    (EES, "https://127.0.0.1:9443", "http://127.0.0.1:9443", "target.base_url", "is not an https:// URL"),
+    (EES, '"https://127.0.0.1:9443"', '"127.0.0.1:9443"', "target.base_url", "is not an https:// URL"),
+    (EES, "https://127.0.0.1:9443", "https://127.0.0.1:9443/api", "target.base_url", "has a path, query or"),
+    (EES, "https://127.0.0.1:9443", "https://127.0.0.1:9443/", "target.base_url", "has a path, query or"),
+    (EES, "https://127.0.0.1:9443", "https://127.0.0.1:9443?a=b", "target.base_url", "has a path, query or"),
+    (EES, "https://127.0.0.1:9443", "https://127.0.0.1:99999", "target.base_url", "is not a valid URL"),
+    (EES, "https://127.0.0.1:9443", "https://127.0.0.1:0", "target.base_url", "does not name a usable host"),
+    (EES, "https://127.0.0.1:9443", "https://me@127.0.0.1", "target.base_url", "does not name a usable host"),
+    (EES, "https://127.0.0.1:9443", "https://ex ample.test", "target.base_url",
+     "does not name a usable host"),
+    (ECS, 'binding = "response"', 'binding = "token-endpoint"\ntoken_url = "http://ecs.example.test/t"',
+     "ecs.token_delivery.token_url", "is not an https:// URL"),
+    (ECS, 'jwks_file = "jwks.json"', 'jwks_url = "https://ecs.example.test/jwks#x"',
+     "ecs.token_keys.jwks_url",
+     "has a fragment"),
+    # FQDNs (TS 29.571 Fqdn)
+    (EES, '"ees1.example.test"', '"localhost"', "target.fqdn", "is not a fully qualified domain name"),
+    (EES, '"ees1.example.test"', '"ees_1.example.test"', "target.fqdn", "is not a fully qualified"),
+    (EES, '"ees1.example.test"', '"10.0.0.1"', "target.fqdn", "is not a fully qualified"),
+    (EES, '"ecs.example.test"', '"https://ecs.example.test"', "ees.token_issuer.issuer",
+     "is not a fully qualified"),
+    (ECS, '"ees1.example.test"', '"ees1"', "ecs.candidate_ees[0].fqdn", "is not a fully qualified"),
+    # GPSIs (TS 29.571 Gpsi, in its strict form)
+    (EES, '"msisdn-491700000001"', '"491700000001"', "eec[0].gpsi", "'491700000001' is not a GPSI"),
+    (EES, '"msisdn-491700000001"', '"msisdn-4917"', "eec[0].gpsi",
+     'is not a GPSI, write "msisdn-" and 5 to 15'),
+    (EES, '"msisdn-491700000001"', '"msisdn-4917000000011234"', "eec[0].gpsi", "is not a GPSI"),
+    (EES, '"msisdn-491700000001"', '"msisdn-49170000000a"', "eec[0].gpsi", "is not a GPSI"),
+    (EES, '"msisdn-491700000001"', '"extid-user@a@b"', "eec[0].gpsi", "is not a GPSI"),
+    (EES, '"msisdn-491700000001"', '"imsi-262011234567890"', "eec[0].gpsi", "is not a GPSI"),
+    # EEC identities
+    (EES, "[ees]", SECOND_EEC.replace('"second"', '"authorized"') + "[ees]", "eec[1].role",
+     "'authorized' is already used by eec[0].role"),
+    (EES, "[ees]", SECOND_EEC.replace("eec-2", "eec-1") + "[ees]", "eec[1].eec_id",
+     "is already used by eec[0]"),
+    (EES, "[ees]", SECOND_EEC.replace("0002", "0001") + "[ees]", "eec[1].gpsi",
+     "is already used by eec[0].gpsi"),
+    (EES, 'role = "authorized"', 'role = "unauthorized"', "eec", 'no EEC has role = "authorized"'),
+    (EES, 'client_certs = "harness"', 'client_certs = "vendor"', "eec[0].cert",
+     'missing (required when harness.client_certs = "vendor")'),
+    (EES, 'eec_id = "eec-1"', 'eec_id = "eec-1"\ncert = "eec.pem"', "eec[0].cert",
+     "not allowed here (the harness issues EEC certificates)"),
+    # referenced files: relative to the declaration, and of the right kind
+    (EES, '"ca.pem"', '"missing.pem"', "target.trust_anchor", "'missing.pem' is not a file ("),
+    (EES, '"ca.pem"', '"."', "target.trust_anchor", "'.' is not a file"),
+    (EES, '"ca.pem"', '"eec.key"', "target.trust_anchor", "'eec.key' holds no PEM certificate"),
+    (EES, '"ca.pem"', '"binary.der"', "target.trust_anchor", "'binary.der' is not a text file"),
+    (EES, "timeout = 5.0", 'request_template = "array.json"', "target.request_template",
+     "is not a JSON object"),
+    (EES, "timeout = 5.0", 'request_template = "ca.pem"', "target.request_template", "is not valid JSON"),
+    (ECS, '"jwks.json"', '"template.json"', "ecs.token_keys.jwks_file", 'has no "keys" array'),
+    (EES, 'source = "harness"', VENDOR_ISSUER.replace("issuer.key", "public.jwk.json"),
+     "ees.token_issuer.key",
+     "'public.jwk.json' is a public JWK"),
+    (EES, 'source = "harness"', VENDOR_ISSUER.replace("issuer.key", "ca.pem"), "ees.token_issuer.key",
+     "holds no PEM private key"),
+    (EES, 'client_certs = "harness"', 'client_certs = "harness"\nmaterial = "ca.pem"', "harness.material",
+     "is not a directory"),
+    # role-specific sections, and keys that depend on other keys
+    (EES, "[ees]", "[ecs]\n[ees]", "ecs", 'not allowed here ([ecs] is for role = "ecs")'),
+    (ECS, "[ecs]", "[ees]\n[ecs]", "ees", 'not allowed here ([ees] is for role = "ees")'),
+    (EES, 'role = "ees"', 'role = "ecs"', "ecs", 'missing (required when role = "ecs"), add a [ecs] table'),
+    (EES, 'source = "harness"', 'source = "vendor"', "ees.token_issuer.key",
+     'missing (required when source = "vendor")'),
+    (EES, 'source = "harness"', 'source = "harness"\nkey = "issuer.key"', "ees.token_issuer.key",
+     "not allowed here"),
+    (EES, "lifetime = 300", 'algorithm = "ES384"', "ees.token_issuer.algorithm",
+     'does not fit source = "harness"'),
+    (ECS, 'binding = "response"', 'binding = "token-endpoint"', "ecs.token_delivery.token_url",
+     'missing (required when binding = "token-endpoint")'),
+    (ECS, 'binding = "response"', 'binding = "token-endpoint"\ntoken_url = "https://x.test/t"\nmember = "a"',
+     "ecs.token_delivery.member", 'not allowed here (binding = "token-endpoint" does not use it)'),
+    (ECS, 'binding = "response"', 'binding = "response"\ntoken_url = "https://x.test/t"',
+     "ecs.token_delivery.token_url", 'not allowed here (binding = "response" does not use it)'),
+    (ECS, 'binding = "response"', 'binding = "response"\nmember = "ext..token"', "ecs.token_delivery.member",
+     "is not a dotted member path"),
+    (ECS, 'jwks_file = "jwks.json"', "", "ecs.token_keys", "needs exactly one of jwks_file and jwks_url"),
+    (ECS, 'jwks_file = "jwks.json"', 'jwks_file = "jwks.json"\njwks_url = "https://x.test/k"',
+     "ecs.token_keys",
+     "needs exactly one"),
+    (ECS, "[[ecs.candidate_ees]]", "[[ecs.candidate_ees]]\n" + 'ees_id = "ees-1"\nfqdn = "a.example.test"\n'
+     'service_names = ["x"]\nauthorization = "local"\n[[ecs.candidate_ees]]', "ecs.candidate_ees[1].ees_id",
+     "'ees-1' is already used by ecs.candidate_ees[0].ees_id"),
+    (ECS, '["eees-eecregistration"]', '["eees eecregistration"]', "ecs.candidate_ees[0].service_names",
+     "'eees eecregistration' is not a service name"),
+    # ranges
+    (EES, "timeout = 5.0", "timeout = 0", "target.timeout",
+     "0 is out of range, use a number above 0 and at most 120"),
+    (EES, "timeout = 5.0", "timeout = 120.5", "target.timeout", "is out of range"),
+    (EES, "timeout = 5.0", "timeout = nan", "target.timeout", "is out of range"),
+    (EES, "lifetime = 300", "lifetime = 0", "ees.token_issuer.lifetime", "0 is not positive"),
+    (ECS, "max_token_lifetime = 3600", "max_token_lifetime = -1", "ecs.max_token_lifetime",
+     "-1 is not positive"),
+    # names and deviations
+    (EES, "[target]", '[target]\nname = "my target"', "target.name",
+     "'my target' is not a usable target name"),
+    (EES, "[ees]", DEVIATION.replace("EES-TOK-11", "all of them") + "[ees]", "deviation[0].requirement",
+     "'all of them' is not an EES requirement ID, use an ID from conformance/data/requirements.toml"),
+    (EES, "[ees]", DEVIATION.replace("EES-", "ECS-") + "[ees]", "deviation[0].requirement",
+     "'ECS-TOK-11' is not an EES requirement ID, did you mean 'EES-TOK-11'?"),
+    (EES, "[ees]", DEVIATION.replace("EES-TOK-11", "EES-TOK-99") + "[ees]", "deviation[0].requirement",
+     "'EES-TOK-99' is not an EES requirement ID"),
+    (EES, "[ees]", DEVIATION.replace("kid not set", "") + "[ees]", "deviation[0].reason", "is empty"),
+    (EES, "[ees]", DEVIATION.replace('reason = "kid not set"\n', "") + "[ees]", "deviation[0].reason",
+     "missing required key"),
+    (EES, "[ees]", DEVIATION + DEVIATION + "[ees]", "deviation[1].requirement",
+     "'EES-TOK-11' is already used by deviation[0].requirement, declare each deviation once"),
+]
+# fmt: on
+
+
+@pytest.mark.parametrize(("base", "old", "new", "key", "message"), CASES, ids=[case[3] for case in CASES])
+def test_problem(write: Write, base: str, old: str, new: str, key: str, message: str) -> None:
+    error = config_error(write(changed(base, old, new)))
+    assert error.key == key
+    assert message in str(error)
+
+
+def test_missing_role_section(write: Write) -> None:
+    error = config_error(write(EES.split("[ees]")[0]))
+    assert (error.key, error.problem, error.fix) == (
+        "ees",
+        'missing (required when role = "ees")',
+        "add a [ees] table",
+    )
+
+
+def test_token_authorization_needs_a_token_issuer(write: Write) -> None:
+    error = config_error(write(EES.split("[ees.token_issuer]")[0]))
+    assert (error.key, error.problem) == (
+        "ees.token_issuer",
+        'missing (required when authorization = "token")',
+    )
+
+
+def test_default_name_must_be_usable_too(write: Write) -> None:
+    error = config_error(write(EES, name="my target.toml"))
+    assert error.key == "target.name" and "(the default is the file name)" in error.fix
+
+
+# --- the file itself -----------------------------------------------------------------------------
+
+
+def test_missing_file(tmp_path: Path) -> None:
+    error = config_error(tmp_path / "absent.toml")
+    assert (error.key, error.problem) == ("(file)", "does not exist")
+
+
+def test_directory_instead_of_file(tmp_path: Path) -> None:
+    error = config_error(tmp_path)
+    assert error.key == "(file)" and error.problem.startswith("cannot be read")
+
+
+def test_not_utf8(write: Write) -> None:
+    path = write("")
+    path.write_bytes(b'[target]\nname = "\xff"\n')
+    assert config_error(path).problem == "is not UTF-8 text"
+
+
+@pytest.mark.parametrize(
+    ("text", "where", "problem"),
+    [
+        ("[target]\nrole = \n", "line 2, column 8", "Invalid value"),
+        ('[target]\nrole = "ees"\nrole = "ecs"\n', "line 3, column 13", "Cannot overwrite a value"),
+        ('[target]\nrole = "ees', "end of document", "Unterminated string"),
+    ],
+)
+def test_invalid_toml_names_line_and_column(write: Write, text: str, where: str, problem: str) -> None:
+    error = config_error(write(text))
+    assert error.key == where
+    assert error.problem == f"not valid TOML: {problem}"
+
+
+# --- several targets -----------------------------------------------------------------------------
+
+
+def test_load_targets_keeps_order(write: Write) -> None:
+    paths = [write(ECS, name="b-ecs.toml"), write(EES, name="a-ees.toml")]
+    assert [c.name for c in load_targets(paths)] == ["b-ecs", "a-ees"]
+
+
+def test_duplicate_names_name_both_files(write: Write) -> None:
+    first = write(ECS.replace('"jwks.json"', '"../jwks.json"').replace('"ca.pem"', '"../ca.pem"'), name="one/site.toml")
+    second = write(EES.replace('"ca.pem"', '"../ca.pem"'), name="two/site.toml")  # same stem: same default name
+    with pytest.raises(ConfigError) as caught:
+        load_targets([first, second])
+    assert caught.value.key == "target.name"
+    assert str(caught.value).startswith(f"{second}: target.name: name 'site' is already used by {first.resolve()}")
+
+
+# --- writing -------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("example", ["example-ecs.toml", "example-ees.toml"])
+def test_examples_round_trip(tmp_path: Path, example: str) -> None:
+    copy = shutil.copytree(FIXTURES, tmp_path / "targets") / example
+    config = load_target(copy)
+    copy.write_text(dump_target(config))
+    assert load_target(copy) == config
+
+
+def rich_ees(write: Write, outside: Path) -> TargetConfig:
+    """An EES declaration using every option, with hostile strings and a path outside its directory."""
+    config = load_target(write(EES))
+    hostile = 'quote " backslash \\ newline \n tab \t cr \r ctl \x01\x1f\x7f nul \x00 é 𝄞 \u2028 \'single\' """'
+    return replace(
+        config,
+        trust_anchor=outside,
+        client_certs="vendor",
+        harness_material=config.file.parent / "material",
+        timeout=0.25,
+        http2=False,
+        eecs=tuple(
+            replace(e, eec_id=hostile, cert=outside, key=config.file.parent / "keys" / "eec.key") for e in config.eecs
+        ),
+        trusted_issuer=TrustedIssuer(
+            source="vendor",
+            issuer="ecs.example.test",
+            key=outside.parent / "issuer.key",
+            kid=hostile,
+            algorithm="EdDSA",
+            lifetime=60,
+        ),
+        extra={
+            "ascii": "".join(map(chr, range(128))),
+            "plain": hostile,
+            "with space": "x",
+            "dotted.key": "y",
+            "ü": "z",
+            '"': "q",
+        },
+    )
+
+
+def test_rich_config_round_trips(write: Write, tmp_path_factory: pytest.TempPathFactory) -> None:
+    outside = tmp_path_factory.mktemp("elsewhere") / "ca.pem"
+    outside.write_text(CERT)
+    (outside.parent / "issuer.key").write_text(KEY)
+    config = rich_ees(write, outside)
+    (config.file.parent / "keys").mkdir()
+    (config.file.parent / "keys" / "eec.key").write_text(KEY)
+    text = dump_target(config)
+    config.file.write_text(text)
+    assert load_target(config.file) == config
+    assert f'trust_anchor = "{outside}"' in text  # outside the directory: absolute
+    assert 'key = "keys/eec.key"' in text and 'material = "material"' in text  # inside: relative
+
+
+def test_dump_writes_only_the_binding_s_keys(write: Write) -> None:
+    config = load_target(write(ECS))
+    response = dump_target(config)
+    assert 'member = "accessToken"' in response and "token_url" not in response and 'client_auth = "tls' not in response
+    endpoint = replace(config, token_delivery=TokenDelivery(binding="token-endpoint", token_url="https://x.test/t"))
+    text = dump_target(endpoint)
+    assert "member" not in text and 'client_auth = "tls_client_auth"' in text
+    config.file.write_text(text)
+    assert load_target(config.file) == endpoint
+
+
+def test_dump_writes_only_the_role_s_sections(write: Write) -> None:
+    ees = load_target(write(EES))
+    confused = replace(ees, candidate_ees=load_target(write(ECS, name="ecs.toml")).candidate_ees)
+    assert "[ecs" not in dump_target(confused)
+
+
+def test_dump_resolves_relative_model_paths(write: Write, monkeypatch: pytest.MonkeyPatch) -> None:
+    config = load_target(write(EES))
+    monkeypatch.chdir(config.file.parent.parent)
+    here = Path(config.file.parent.name)  # how the reference deployment names its directory: relative
+    relative = replace(config, file=here / "target.toml", trust_anchor=here / "ca.pem")
+    assert 'trust_anchor = "ca.pem"' in dump_target(relative)
