@@ -84,3 +84,14 @@ def test_issued_for() -> None:
     tokens.issued_for({"ees-1": token({})}, ["ees-1"])
     with pytest.raises(CheckFailed):
         tokens.issued_for({}, ["ees-1"])
+
+
+def test_problem_details() -> None:
+    problem = {"status": 403, "title": "Forbidden", "cause": "NOT_AUTHORIZED"}
+    http.problem_details(exchange(403, body=problem, headers={"Content-Type": "application/problem+json"}))
+    with pytest.raises(CheckFailed, match="ProblemDetails document"):
+        http.problem_details(exchange(403, body=problem, headers={"Content-Type": "application/json"}))
+    with pytest.raises(CheckFailed, match="contradicts"):
+        http.problem_details(
+            exchange(403, body={**problem, "status": 500}, headers={"Content-Type": "application/problem+json"})
+        )

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 from run_cli import Finished, conformance
 
+from conformance import requirements
 from conformance.reference.faults import FAULTS
 
 
@@ -56,7 +57,9 @@ FAILED_UNDER_SOME_FAULT: set[str] = set()
 
 @pytest.mark.parametrize("fault", sorted(FAULTS))
 def test_every_fault_fails_exactly_the_tests_that_check_it(fault: str, tmp_path: Path) -> None:
-    run = conformance("run", "--target", "reference", "--fault", fault, out=tmp_path)
+    best_practice_only = all(requirements.lookup(r).level == "S" for r in FAULTS[fault].requirements)
+    strict = ["--strict"] if best_practice_only else []  # an S-level violation is a WARN unless --strict
+    run = conformance("run", "--target", "reference", "--fault", fault, *strict, out=tmp_path)
     assert run.status == 1, run.output
     tests = run.results()["tests"]
     failed = [t for t in tests if t["verdict"] == "FAIL"]
@@ -68,6 +71,14 @@ def test_every_fault_fails_exactly_the_tests_that_check_it(fault: str, tmp_path:
     for requirement in checked:
         assert any(requirement in t["requirements"] for t in failed), f"{fault}: no {requirement} test failed"
     assert not [t for t in tests if t["verdict"] == "ERROR"], run.output
+
+
+def test_best_practice_violation_warns_unless_strict(tmp_path: Path) -> None:
+    run = conformance("run", "--target", "reference", "--fault", "ecs.plain-error-bodies", out=tmp_path)
+    assert run.status == 0, run.output
+    warned = [t for t in run.results()["tests"] if t["verdict"] == "WARN"]
+    assert [t["requirements"] for t in warned] == [["ECS-RESP-01"]]
+    assert "S-level requirement not met" in warned[0]["message"]
 
 
 def test_req_selects_by_prefix(tmp_path: Path) -> None:

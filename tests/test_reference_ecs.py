@@ -341,6 +341,12 @@ def test_fault_token_without_sub(settings: EcsSettings, client_ca: trustme.CA) -
     assert set(decode(token, faulty.jwks()).claims) == TOKEN_CLAIMS - {"sub"}
 
 
+def test_fault_plain_error_bodies(settings: EcsSettings, client_ca: trustme.CA) -> None:
+    assert_problem(with_faults(settings, client_ca).provision({"eecId": "eec-3"}, "eec-3"), 403, "NOT_AUTHORIZED")
+    response = with_faults(settings, client_ca, "ecs.plain-error-bodies").provision({"eecId": "eec-3"}, "eec-3")
+    assert response.status_code == 403 and response.headers["content-type"].startswith("text/plain")
+
+
 def test_tls_faults_turn_the_deployment_knobs() -> None:
     assert tls_knobs(frozenset(), "ecs") == {
         "client_auth": "required",
@@ -372,6 +378,7 @@ def test_fault_catalogue_is_consistent() -> None:
         "ecs.skips-local-policy",
         "ecs.invalid-provisioning-response",
         "ecs.token-without-sub",
+        "ecs.plain-error-bodies",
         "ees.rejects-valid-token",
         "ees.ignores-aud",
         "ees.accepts-alg-none",

@@ -69,3 +69,23 @@ def precondition_status(exchange: HttpExchange, expected: int, *, what: str) -> 
     answered(exchange)
     if exchange.status != expected:
         raise Inconclusive(f"precondition failed: {what} needed HTTP {expected}, got {exchange.summary()}")
+
+
+def problem_details(exchange: HttpExchange) -> None:
+    """Holds when a refusal is ProblemDetails (TS 29.122 5.2.6): problem+json whose status matches."""
+    answered(exchange)
+    content_type = (exchange.header("content-type") or "").split(";")[0].strip().lower()
+    body = exchange.response_json
+    if content_type != PROBLEM_JSON or not isinstance(body, dict):
+        raise CheckFailed(
+            title="A refusal must be a ProblemDetails document",
+            expected=f"Content-Type: {PROBLEM_JSON} with a ProblemDetails JSON object",
+            actual=f"Content-Type: {content_type or '(absent)'}" + _detail(exchange),
+        )
+    errors = schema.validate(body, "ProblemDetails")
+    if errors or body.get("status", exchange.status) != exchange.status:
+        raise CheckFailed(
+            title="The ProblemDetails body is malformed or contradicts the HTTP status",
+            expected=f"a valid ProblemDetails with status {exchange.status} (if present)",
+            actual="; ".join(errors) or f"status member {body.get('status')!r}",
+        )

@@ -36,7 +36,7 @@ from conformance.reference.policy import (
     read_body,
     read_json_request,
 )
-from conformance.reference.problems import EXCEPTION_HANDLERS, NO_STORE, OAuthError
+from conformance.reference.problems import EXCEPTION_HANDLERS, NO_STORE, OAuthError, Refusal, plain_refusal_handler
 from conformance.reference.tokens import TokenMinter, new_signing_key, public_jwks, signing_key
 
 __all__ = ["EcsSettings", "KnownEes", "build_ecs_app", "new_signing_key", "public_jwks"]
@@ -219,6 +219,9 @@ def build_ecs_app(settings: EcsSettings, faults: frozenset[str] = frozenset()) -
         Route(TOKEN_PATH, ecs.token, methods=["POST"]),
         Route(JWKS_PATH, ecs.jwks, methods=["GET"]),
     ]
-    app = Starlette(routes=routes, exception_handlers=EXCEPTION_HANDLERS)
+    handlers = dict(EXCEPTION_HANDLERS)
+    if is_on(faults, "ecs.plain-error-bodies"):
+        handlers[Refusal] = plain_refusal_handler
+    app = Starlette(routes=routes, exception_handlers=handlers)
     app.state.settings, app.state.faults, app.state.minter = settings, faults, ecs.minter
     return app

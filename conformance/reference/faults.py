@@ -82,6 +82,11 @@ _CATALOGUE = (
     ),
     _fault("ecs.token-without-sub", "Issued EES access tokens carry no 'sub' claim.", "ECS-TOK-06"),
     _fault(
+        "ecs.plain-error-bodies",
+        "Refusals carry the right status but a text/plain body instead of ProblemDetails.",
+        "ECS-RESP-01",
+    ),
+    _fault(
         "ees.rejects-valid-token",
         "A valid token is refused: the EES checks 'aud' against a wrong name.",
         "EES-TOK-01",

@@ -15,7 +15,7 @@ from typing import Any
 
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import JSONResponse, PlainTextResponse, Response
 
 PROBLEM_JSON = "application/problem+json"
 PROBLEM_TYPE = "about:blank"
@@ -98,6 +98,12 @@ async def refusal_handler(request: Request, exc: Exception) -> Response:
     """Starlette exception handler for :class:`Refusal` and :class:`OAuthError`."""
     assert isinstance(exc, Refusal | OAuthError)
     return exc.response()
+
+
+async def plain_refusal_handler(request: Request, exc: Exception) -> Response:
+    """The ``*.plain-error-bodies`` fault: the right status, but a text/plain body, not ProblemDetails."""
+    assert isinstance(exc, Refusal)
+    return PlainTextResponse(f"{exc.status} refused", status_code=exc.status, headers=dict(exc.headers))
 
 
 async def http_exception_handler(request: Request, exc: Exception) -> Response:

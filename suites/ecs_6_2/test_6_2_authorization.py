@@ -20,3 +20,11 @@ def test_refuses_authenticated_unauthorized_eec(ecs):
     """ECS-AUTHZ-01: an EEC that authenticates but is not authorized by local policy gets 403 and no service."""
     exchange = ecs.provision(role="unauthorized")
     http.status_in(exchange, {403}, meaning="a refusal by local authorization policy (403)")
+
+
+@pytest.mark.req("ECS-RESP-01")
+def test_refusal_is_problem_details(ecs):
+    """ECS-RESP-01: the refusal of an unauthorized EEC is ProblemDetails (application/problem+json, matching status)."""
+    exchange = ecs.provision(role="unauthorized")
+    http.precondition_status(exchange, 403, what="the refusal of an unauthorized EEC")
+    http.problem_details(exchange)

@@ -1,0 +1,76 @@
+"""What a vendor declares changes verdicts visibly: deviations, external targets, served reference."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from run_cli import conformance
+
+from conformance.reference.deployment import ReferenceDeployment
+
+
+@pytest.fixture
+def faulty_reference(tmp_path: Path) -> Iterator[ReferenceDeployment]:
+    deployment = ReferenceDeployment.start(tmp_path / "reference", faults=["ees.ignores-aud"])
+    yield deployment
+    deployment.stop()
+
+
+def test_declared_deviation_turns_the_failure_into_visible_na(
+    faulty_reference: ReferenceDeployment, tmp_path: Path
+) -> None:
+    ees_token = next(p for p in faulty_reference.target_files if p.name == "reference-ees-token.toml")
+    with ees_token.open("a", encoding="utf-8") as toml:
+        toml.write('\n[[deviation]]\nrequirement = "EES-TOK-05"\nreason = "aud check ships in release 2.1"\n')
+    run = conformance("run", "--target", ees_token, "--req", "EES-TOK-05", out=tmp_path / "out")
+    assert run.status == 0, run.output
+    tests = run.results()["tests"]
+    assert tests and all(t["verdict"] == "N/A" for t in tests)
+    assert all("declared deviation (aud check ships in release 2.1)" in t["message"] for t in tests)
+
+
+def test_reference_target_files_work_as_external_targets(faulty_reference: ReferenceDeployment, tmp_path: Path) -> None:
+    run = conformance("run", *(a for p in faulty_reference.target_files for a in ("--target", p)), out=tmp_path / "o")
+    assert run.status == 1, run.output
+    failed = {r for t in run.results()["tests"] if t["verdict"] == "FAIL" for r in t["requirements"]}
+    assert failed == {"EES-TOK-05"}
+
+
+def test_reference_serve_writes_targets_and_stops_on_interrupt(tmp_path: Path) -> None:
+    targets = tmp_path / "targets"
+    server = subprocess.Popen(
+        [sys.executable, "-m", "conformance", "reference", "serve", "--targets-dir", str(targets)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while not (targets / "reference-ecs.toml").exists() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert (targets / "reference-ecs.toml").exists()
+        time.sleep(0.3)  # the files are written before the banner; let the banner out too
+        run = conformance("run", "--target", targets / "reference-ecs.toml", out=tmp_path / "out")
+        assert run.status == 0, run.output
+    finally:
+        server.send_signal(signal.SIGINT)
+        output, _ = server.communicate(timeout=20)
+    assert server.returncode == 0, output
+    assert "reference-ecs.toml" in output
+
+
+def test_pki_export_writes_what_a_vendor_provisions(tmp_path: Path) -> None:
+    done = conformance("pki", "export", tmp_path / "material")
+    assert done.status == 0, done.output
+    names = {p.name for p in (tmp_path / "material").iterdir()}
+    assert {"ca.pem", "issuer.jwks.json", "issuer.pem", "README.txt", "eec-eec-0001.pem", "eec-eec-0001.key"} <= names
+    for key in (tmp_path / "material").glob("*.key"):
+        assert os.stat(key).st_mode & 0o777 == 0o600, key
+    assert os.stat(tmp_path / "material" / "issuer-key.pem").st_mode & 0o777 == 0o600
