@@ -51,6 +51,9 @@ def pytest_args(args: argparse.Namespace) -> list[str]:
         "-q",
         "-rN",
         "--tb=no",
+        # the CLI imported the package before pytest loaded its entry-point plugin: nothing to rewrite
+        "-W",
+        "ignore::pytest.PytestAssertRewriteWarning",
         f"--junitxml={out / 'junit.xml'}",
         f"--out={out}",
         "-o",
