@@ -27,6 +27,7 @@ from conformance.reference.tls import ServerTls
 from conformance.reference.tokens import new_signing_key, public_jwks
 from conformance.targets.config import dump_target
 from conformance.targets.model import (
+    Authorization,
     CandidateEes,
     EecIdentity,
     TargetConfig,
@@ -112,7 +113,6 @@ class ReferenceDeployment:
             eecs=EECS,
             harness_material=self.directory / "harness-material",
         )
-        issuer = TrustedIssuer(source="harness", issuer=ECS_FQDN)
         targets = [
             TargetConfig(
                 file=self.directory / "reference-ecs.toml",
@@ -127,32 +127,27 @@ class ReferenceDeployment:
                 token_delivery=TokenDelivery(binding="response", member="accessToken"),
                 token_keys=TokenKeys(jwks_file=self.directory / "ecs-jwks.json"),
             ),
-            TargetConfig(
-                file=self.directory / "reference-ees-token.toml",
-                name="reference-ees-token",
-                role="ees",
-                base_url=ees_token.base_url,
-                fqdn=EES_TOKEN_FQDN,
-                **common,
-                authorization="token",
-                service_names=SERVICES,
-                trusted_issuer=issuer,
-            ),
-            TargetConfig(
-                file=self.directory / "reference-ees-local.toml",
-                name="reference-ees-local",
-                role="ees",
-                base_url=ees_local.base_url,
-                fqdn=EES_LOCAL_FQDN,
-                **common,
-                authorization="local",
-                service_names=SERVICES,
-                trusted_issuer=issuer,
-            ),
+            self._ees_target("reference-ees-token", ees_token, EES_TOKEN_FQDN, "token", common),
+            self._ees_target("reference-ees-local", ees_local, EES_LOCAL_FQDN, "local", common),
         ]
         for target in targets:
             target.file.write_text(dump_target(target), "utf-8")
         return [t.file for t in targets]
+
+    def _ees_target(
+        self, name: str, server: ReferenceServer, fqdn: str, authorization: Authorization, common: dict[str, Any]
+    ) -> TargetConfig:
+        return TargetConfig(
+            file=self.directory / f"{name}.toml",
+            name=name,
+            role="ees",
+            base_url=server.base_url,
+            fqdn=fqdn,
+            **common,
+            authorization=authorization,
+            service_names=SERVICES,
+            trusted_issuer=TrustedIssuer(source="harness", issuer=ECS_FQDN),
+        )
 
     def wait(self) -> None:
         """Block until :meth:`stop` is called (or the process is interrupted)."""

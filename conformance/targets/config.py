@@ -42,6 +42,7 @@ from conformance.targets.model import (
     TokenKeys,
     TrustedIssuer,
 )
+from conformance.tokens import ASYMMETRIC_ALGORITHMS
 
 __all__ = ["dump_target", "load_target", "load_targets"]
 
@@ -69,18 +70,7 @@ _EEC_ROLES: Final[tuple[EecRole, ...]] = ("authorized", "unauthorized", "second"
 _SOURCES: Final[tuple[Literal["harness", "vendor"], ...]] = ("harness", "vendor")
 _BINDINGS: Final[tuple[Literal["response", "token-endpoint"], ...]] = ("response", "token-endpoint")
 _TOKEN_CLIENT_AUTHS: Final[tuple[Literal["tls_client_auth"], ...]] = ("tls_client_auth",)
-_ALGORITHMS: Final = (
-    "ES256",
-    "ES384",
-    "ES512",
-    "RS256",
-    "RS384",
-    "RS512",
-    "PS256",
-    "PS384",
-    "PS512",
-    "EdDSA",
-)
+_ALGORITHMS: Final = ASYMMETRIC_ALGORITHMS
 """Asymmetric JWS algorithms only: an EES verifies ECS tokens with a public key (RFC 8725 3.1)."""
 
 # What each getter accepts: expected TOML type -> (test, example for the fix). bool is not an int here.
