@@ -73,6 +73,14 @@ def test_every_fault_fails_exactly_the_tests_that_check_it(fault: str, tmp_path:
     assert not [t for t in tests if t["verdict"] == "ERROR"], run.output
 
 
+def test_several_faults_at_once_fail_the_union_of_their_tests(tmp_path: Path) -> None:
+    faults = ("ecs.skips-gpsi-check", "ees.ignores-aud")
+    run = conformance("run", "--target", "reference", *(a for f in faults for a in ("--fault", f)), out=tmp_path)
+    assert run.status == 1, run.output
+    failed = {r for t in run.results()["tests"] if t["verdict"] == "FAIL" for r in t["requirements"]}
+    assert failed == {"ECS-GPSI-01", "EES-TOK-05"}
+
+
 def test_best_practice_violation_warns_unless_strict(tmp_path: Path) -> None:
     run = conformance("run", "--target", "reference", "--fault", "ecs.plain-error-bodies", out=tmp_path)
     assert run.status == 0, run.output

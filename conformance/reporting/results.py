@@ -88,9 +88,13 @@ def summary_lines(record: RunRecord) -> list[str]:
     width = max([len(",".join(c.requirements)) for c in cases] + [11]) + 2
     rows = [f"{'VERDICT':<14}{'REQUIREMENT':<{width}}CASE"]
     rows += [f"{c.verdict.value:<14}{','.join(c.requirements):<{width}}{_short(c.id)}" for c in cases]
-    explained = [c for c in cases if c.verdict not in (Verdict.PASS, Verdict.NA)]
-    for case in explained:
-        rows += ["", f"{case.verdict.value} {_short(case.id)}", *(f"    {line}" for line in case.message.splitlines())]
+    explained: dict[tuple[Verdict, str], list[CaseRecord]] = {}
+    for case in cases:
+        if case.verdict not in (Verdict.PASS, Verdict.NA):
+            explained.setdefault((case.verdict, case.message), []).append(case)
+    for (verdict, message), group in explained.items():  # one message, however many cases share it
+        names = ", ".join(_short(c.id) for c in group[:3]) + (f" and {len(group) - 3} more" if len(group) > 3 else "")
+        rows += ["", f"{verdict.value} {names}", *(f"    {line}" for line in message.splitlines())]
     counts = record.counts()
     rows.append("")
     rows.append(
