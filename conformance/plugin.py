@@ -18,13 +18,19 @@ from typing import Any
 import pytest
 
 from conformance import requirements
-from conformance.errors import CheckFailed, ConfigError, HarnessError, Inconclusive
+from conformance.errors import CheckFailed, ConfigError, HarnessError, Inconclusive, NotApplicable
 from conformance.evidence import EvidenceLog, Note
 from conformance.peers.eec import connections_made
 from conformance.reporting.results import CaseRecord, RunRecord, summary_lines
 from conformance.run import ConformanceRun, Options
 from conformance.targets.model import Role, TargetConfig
-from conformance.targets.under_test import EcsUnderTest, EesUnderTest, TargetUnderTest, positive_control
+from conformance.targets.under_test import (
+    CONTROL_STATUS,
+    EcsUnderTest,
+    EesUnderTest,
+    TargetUnderTest,
+    positive_control,
+)
 from conformance.verdicts import Verdict, decide
 
 RUN = pytest.StashKey[ConformanceRun]()
@@ -111,6 +117,9 @@ def pytest_unconfigure(config: pytest.Config) -> None:
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """One instance of each conformance test (``req`` marker) per declared target of its role."""
+    if metafunc.definition.get_closest_marker("req") is None:
+        return
     run = metafunc.config.stash.get(RUN, None)
     for role in ROLES:
         if role in metafunc.fixturenames:
@@ -192,8 +201,6 @@ def _bracketed(request: pytest.FixtureRequest, evidence: EvidenceLog) -> Iterato
 
 
 def _control_after(target: TargetUnderTest) -> None:
-    from conformance.targets.under_test import CONTROL_STATUS
-
     exchange = positive_control(target)
     if exchange.status != CONTROL_STATUS[target.config.role]:
         raise Inconclusive(
@@ -277,8 +284,6 @@ def _apply(report: pytest.TestReport, item: pytest.Item, verdict: Verdict, messa
 
 
 def _na_from_skip(exc: BaseException) -> BaseException:
-    from conformance.errors import NotApplicable
-
     return NotApplicable(str(getattr(exc, "msg", exc)))
 
 

@@ -80,12 +80,6 @@ def test_claim_equals() -> None:
     assert "msisdn-1" in failed.value.actual
 
 
-def test_issued_for() -> None:
-    tokens.issued_for({"ees-1": token({})}, ["ees-1"])
-    with pytest.raises(CheckFailed):
-        tokens.issued_for({}, ["ees-1"])
-
-
 def test_problem_details() -> None:
     problem = {"status": 403, "title": "Forbidden", "cause": "NOT_AUTHORIZED"}
     http.problem_details(exchange(403, body=problem, headers={"Content-Type": "application/problem+json"}))

@@ -74,3 +74,26 @@ def test_pki_export_writes_what_a_vendor_provisions(tmp_path: Path) -> None:
     for key in (tmp_path / "material").glob("*.key"):
         assert os.stat(key).st_mode & 0o777 == 0o600, key
     assert os.stat(tmp_path / "material" / "issuer-key.pem").st_mode & 0o777 == 0o600
+
+
+@pytest.mark.parametrize(("fault", "status"), [(None, 0), ("ecs.token-without-sub", 1)])
+def test_token_endpoint_binding(tmp_path: Path, fault: str | None, status: int) -> None:
+    """The same token checks through the OAuth 2.0 token endpoint instead of the response member."""
+    deployment = ReferenceDeployment.start(tmp_path / "reference", faults=[fault] if fault else [])
+    try:
+        ecs = next(p for p in deployment.target_files if p.name == "reference-ecs.toml")
+        text = ecs.read_text("utf-8")
+        base_url = next(line.split('"')[1] for line in text.splitlines() if line.startswith("base_url"))
+        ecs.write_text(
+            text.replace(
+                'binding = "response"\nmember = "accessToken"',
+                f'binding = "token-endpoint"\ntoken_url = "{base_url}/oauth2/token"',
+            ),
+            "utf-8",
+        )
+        run = conformance("run", "--target", ecs, "--req", "ECS-TOK", out=tmp_path / "out")
+    finally:
+        deployment.stop()
+    assert run.status == status, run.output
+    exchanges = [e for t in run.results()["tests"] for e in t["evidence"] if e["kind"] == "HttpExchange"]
+    assert any(e["url"].endswith("/oauth2/token") and e["status"] == 200 for e in exchanges)

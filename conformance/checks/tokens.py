@@ -22,14 +22,3 @@ def claim_equals(token: TokenFacts, claim: str, expected: Any, *, meaning: str) 
             expected=f"{claim} = {expected!r}",
             actual=f"{claim} = {token.claims[claim]!r}",
         )
-
-
-def issued_for(tokens: dict[str, TokenFacts], ees_ids: list[str]) -> None:
-    """Holds when a token was issued for each of ``ees_ids`` (token-based candidate EESes)."""
-    missing = [e for e in ees_ids if e not in tokens]
-    if missing:
-        raise CheckFailed(
-            title="No access token for a candidate EES that uses token-based authorization",
-            expected=f"a token for each of: {', '.join(ees_ids)}",
-            actual=f"tokens for: {', '.join(sorted(tokens)) or 'none'}",
-        )

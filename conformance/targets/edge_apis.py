@@ -12,7 +12,7 @@ import json
 from typing import Any
 
 from conformance.errors import ConfigError
-from conformance.targets.model import CandidateEes, EecIdentity, TargetConfig
+from conformance.targets.model import EecIdentity, TargetConfig
 
 SERVICE_PROVISIONING_PATH = "/eecs-serviceprovisioning/v1/request"
 EEC_REGISTRATION_PATH = "/eees-eecregistration/v1/registrations"
@@ -77,11 +77,6 @@ def member_at(obj: dict[str, Any], dotted: str) -> Any:
             return None
         value = value.get(part)
     return value
-
-
-def candidate_for(config: TargetConfig, ees_info: dict[str, Any]) -> CandidateEes | None:
-    """The declared candidate EES an EESInfo describes, matched by ``eesId``."""
-    return next((c for c in config.candidate_ees if c.ees_id == ees_info.get("eesId")), None)
 
 
 def tokens_in_response(config: TargetConfig, response_json: Any) -> dict[str, Any]:

@@ -62,17 +62,10 @@ class TargetUnderTest:
         ``cert_of`` presents the certificate of another identity (for cross-EEC cases).
         """
         credential = self.peers.credentials.for_eec(self.identity(cert_of or role), cert)
-        return FakeEEC(
-            base_url=self.config.base_url,
-            server_name=self.config.fqdn,
-            trust_anchor=self.config.trust_anchor,
-            credential=credential,
-            evidence=self.evidence,
-            timeout=self.config.timeout,
-            http2=self.config.http2 if http2 is None else http2,
-            tls_version=tls_version,
-            label=f"EEC {role}, {cert} certificate",
-        )
+        knobs: dict[str, Any] = {"tls_version": tls_version, "label": f"EEC {role}, {cert} certificate"}
+        if http2 is not None:
+            knobs["http2"] = http2
+        return FakeEEC.for_target(self.config, credential=credential, evidence=self.evidence, **knobs)
 
     def request_as(self, eec: FakeEEC, *, label: str = "") -> HttpExchange:
         """The role's main operation, sent by ``eec`` as the authorized EEC would send it."""
