@@ -143,6 +143,8 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
                 requirements.lookup(rid)
             except KeyError as exc:
                 raise pytest.UsageError(f"{item.nodeid}: {exc.args[0]}") from None
+        if run is None and not config.option.collectonly:
+            raise pytest.UsageError("conformance tests need a target: --target FILE or --target reference")
         targeted = _target_of(item) is not None
         selected = requirements.matches(ids, prefixes) and (targeted or run is None)
         (keep if selected else drop).append(item)

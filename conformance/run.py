@@ -7,6 +7,7 @@ loads the target files they write, so they are tested exactly like external targ
 
 from __future__ import annotations
 
+import shutil
 import tempfile
 import threading
 import time
@@ -36,6 +37,7 @@ REFERENCE = "reference"
 class Deployment(Protocol):
     """What a run needs from a set of servers it started itself (the embedded reference)."""
 
+    directory: Path
     target_files: list[Path]
 
     def stop(self) -> None: ...
@@ -73,7 +75,6 @@ class ConformanceRun:
         self._peers: dict[str, Peers] = {}
         self._probes: dict[str, SanityProbe] = {}
         self._lock = threading.Lock()
-        self._scratch = tempfile.TemporaryDirectory(prefix="conformance-")
         self._throwaway: HarnessMaterial | None = None
 
     @classmethod
@@ -104,7 +105,8 @@ class ConformanceRun:
     def close(self) -> None:
         if self.deployment is not None:
             self.deployment.stop()
-        self._scratch.cleanup()
+            if self.options.out is None:  # nobody asked to keep what the reference was started with
+                shutil.rmtree(self.deployment.directory, ignore_errors=True)
 
     def targets_for(self, role: Role) -> list[TargetConfig]:
         return [t for t in self.targets if t.role == role]

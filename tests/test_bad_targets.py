@@ -88,3 +88,15 @@ def test_port_that_never_answers_ends_within_a_minute(tmp_path: Path, silent_por
     assert "timeout" in run.output
     assert set(run.verdicts().values()) <= {"INCONCLUSIVE", "N/A"}
     assert run.seconds < 60
+
+
+def test_pytest_on_the_suites_without_target_says_what_is_missing() -> None:
+    import subprocess
+    import sys
+
+    suites = Path(__file__).resolve().parent.parent / "suites"
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest", str(suites), "-q"], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert done.returncode != 0
+    assert "conformance tests need a target: --target FILE or --target reference" in done.stdout + done.stderr
