@@ -15,8 +15,9 @@ import pytest
 from cryptography import x509
 
 from conformance.errors import ConfigError
-from conformance.targets.config import dump_target, load_target, load_targets
+from conformance.targets.config import load_target, load_targets
 from conformance.targets.model import TargetConfig, TokenDelivery, TokenKeys, TrustedIssuer
+from conformance.targets.toml_format import dump_target
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "targets"
 

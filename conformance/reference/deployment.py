@@ -25,7 +25,6 @@ from conformance.reference.policy import EecRegistry, KnownEec
 from conformance.reference.server import ReferenceServer
 from conformance.reference.tls import ServerTls
 from conformance.reference.tokens import new_signing_key, public_jwks
-from conformance.targets.config import dump_target
 from conformance.targets.model import (
     Authorization,
     CandidateEes,
@@ -35,6 +34,7 @@ from conformance.targets.model import (
     TokenKeys,
     TrustedIssuer,
 )
+from conformance.targets.toml_format import dump_target
 
 ECS_FQDN = "ecs.reference.test"
 EES_TOKEN_FQDN = "ees-token.reference.test"
