@@ -178,11 +178,9 @@ class EesUnderTest(TargetUnderTest):
     def token(self, role: EecRole = "authorized", *, omit: tuple[str, ...] = (), **claims: Any) -> str:
         """A token the fake ECS issues for ``role`` and this EES, valid unless ``claims``/``omit`` say otherwise."""
         eec = self.identity(role)
-        tok = self.issuer.token(
+        return self.issuer.token(
             eec_id=eec.eec_id, gpsi=eec.gpsi, audience=self.config.fqdn, scope=self._scope(), omit=omit, **claims
         )
-        self.evidence.add(token_facts("token minted by the harness (fake ECS)", tok, verified=None))
-        return tok
 
     def register(
         self,
@@ -200,6 +198,7 @@ class EesUnderTest(TargetUnderTest):
         sent_headers = dict(headers or {})
         if token is not None:
             sent_headers["Authorization"] = f"Bearer {token}"
+            self.evidence.add(token_facts("access token sent by the EEC (Authorization: Bearer)", token))
         sender = eec or self.eec(role)
         return sender.send(
             "POST",
