@@ -174,6 +174,12 @@ class ConformanceRun:
 
     def _probe(self, config: TargetConfig) -> SanityProbe:
         log = EvidenceLog()
+        if config.client_auth == "psk":  # Python's ssl gains external-PSK callbacks only in 3.13
+            message = (
+                f"target {config.name} declares client_auth = 'psk': this harness cannot yet establish "
+                "TLS-PSK (AKMA/GBA) connections, so no case can run against it"
+            )
+            return SanityProbe(config.name, False, False, message, log)
         try:
             exchange = positive_control(self.under_test(config, log))
         except HarnessError as exc:

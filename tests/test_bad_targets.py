@@ -100,3 +100,13 @@ def test_pytest_on_the_suites_without_target_says_what_is_missing() -> None:
     )
     assert done.returncode != 0
     assert "conformance tests need a target: --target FILE or --target reference" in done.stdout + done.stderr
+
+
+def test_psk_target_says_the_harness_cannot_speak_psk(tmp_path: Path) -> None:
+    path = _target_file(tmp_path, _free_port())
+    text = path.read_text("utf-8")
+    path.write_text(text.replace('client_auth = "mutual-certificate"', 'client_auth = "psk"', 1), "utf-8")
+    run = conformance("run", "--target", path, out=tmp_path / "out")
+    assert run.status == 2, run.output
+    assert "cannot yet establish TLS-PSK" in run.output
+    assert run.results()["counts"]["tls_connections"] == 0
