@@ -89,14 +89,13 @@ class _Lister:
 
     def pytest_collection_modifyitems(self, items: list[pytest.Item]) -> None:
         from conformance import requirements
-        from conformance.plugin import requirement_ids
+        from conformance.plugin import case_title, requirement_ids
 
         for item in items:
             ids = requirement_ids(item)
             if not ids:
                 continue
             base = item.nodeid.split("[")[0]
-            doc = (getattr(getattr(item, "function", None), "__doc__", "") or "").strip()
             self.rows.setdefault(
                 base,
                 {
@@ -104,7 +103,7 @@ class _Lister:
                     "requirements": ids,
                     "role": requirements.lookup(ids[0]).role,
                     "level": requirements.strongest_level(ids),
-                    "title": doc.splitlines()[0] if doc else item.name,
+                    "title": case_title(item),
                     "variants": [],
                 },
             )["variants"].append(item.nodeid[len(base) :] or "")

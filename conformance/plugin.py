@@ -157,6 +157,12 @@ def requirement_ids(item: pytest.Item) -> list[str]:
     return [rid for mark in item.iter_markers("req") for rid in mark.args]
 
 
+def case_title(item: pytest.Item) -> str:
+    """The first line of the test's docstring (its test purpose), or its name."""
+    doc = (getattr(getattr(item, "function", None), "__doc__", "") or "").strip()
+    return doc.splitlines()[0] if doc else item.name
+
+
 def _target_of(item: pytest.Item) -> TargetConfig | None:
     callspec = getattr(item, "callspec", None)
     if callspec is None:
@@ -293,10 +299,9 @@ def _case(item: pytest.Item) -> CaseRecord:
     if CASE not in item.stash:
         ids = requirement_ids(item)
         target = _target_of(item)
-        doc = getattr(getattr(item, "function", None), "__doc__", "") or ""
         item.stash[CASE] = CaseRecord(
             id=item.nodeid,
-            title=doc.strip().splitlines()[0] if doc.strip() else item.name,
+            title=case_title(item),
             requirements=ids,
             role=target.role if target else "",
             target=target.name if target else "",

@@ -75,7 +75,7 @@ class ConformanceRun:
         self._peers: dict[str, Peers] = {}
         self._probes: dict[str, SanityProbe] = {}
         self._lock = threading.Lock()
-        self._throwaway: HarnessMaterial | None = None
+        self._materials: dict[Path | None, HarnessMaterial] = {}
 
     @classmethod
     def start(cls, options: Options) -> ConformanceRun:
@@ -136,18 +136,19 @@ class ConformanceRun:
                 issuer = TokenIssuer.from_pem(
                     material.issuer_key_pem,
                     issuer=declared.issuer,
-                    kid=declared.kid or material.issuer_kid,
+                    kid=declared.kid,  # None: the key's thumbprint, as material.issuer_kid
                     algorithm=declared.algorithm,
                     lifetime=declared.lifetime,
                 )
         return Peers(material=material, credentials=credentials, issuer=issuer)
 
     def _material(self, config: TargetConfig) -> HarnessMaterial:
-        if config.harness_material is not None:
-            return HarnessMaterial.load_or_create(config.harness_material)
-        if self._throwaway is None:
-            self._throwaway = HarnessMaterial.create()
-        return self._throwaway
+        """The declared material directory (loaded once per run), or one throwaway set (``None``)."""
+        directory = config.harness_material
+        if directory not in self._materials:
+            load = HarnessMaterial.create if directory is None else lambda: HarnessMaterial.load_or_create(directory)
+            self._materials[directory] = load()
+        return self._materials[directory]
 
     def under_test(self, config: TargetConfig, evidence: EvidenceLog) -> TargetUnderTest:
         cls = EcsUnderTest if config.role == "ecs" else EesUnderTest

@@ -53,15 +53,11 @@ class TargetUnderTest:
         role: EecRole = "authorized",
         *,
         cert: CertVariant = "valid",
-        cert_of: EecRole | None = None,
         tls_version: ssl.TLSVersion | None = None,
         http2: bool | None = None,
     ) -> FakeEEC:
-        """A fake EEC acting as the ``role`` identity and presenting the ``cert`` variant.
-
-        ``cert_of`` presents the certificate of another identity (for cross-EEC cases).
-        """
-        credential = self.peers.credentials.for_eec(self.identity(cert_of or role), cert)
+        """A fake EEC acting as the ``role`` identity and presenting the ``cert`` variant."""
+        credential = self.peers.credentials.for_eec(self.identity(role), cert)
         knobs: dict[str, Any] = {"tls_version": tls_version, "label": f"EEC {role}, {cert} certificate"}
         if http2 is not None:
             knobs["http2"] = http2
