@@ -103,7 +103,8 @@ class _Lister:
                     "id": base,
                     "requirements": ids,
                     "role": requirements.lookup(ids[0]).role,
-                    "level": requirements.strongest_level(ids),
+                    "level": requirements.lookup(ids[0]).level,
+                    "needs": [n for mark in item.iter_markers("needs") for n in mark.args],
                     "title": case_title(item),
                     "variants": [],
                 },
@@ -133,7 +134,8 @@ def cmd_faults(args: argparse.Namespace) -> int:
     from conformance.reference.faults import FAULTS
 
     for fault in FAULTS.values():
-        print(f"{fault.name:<36}{fault.summary}  [{', '.join(fault.requirements)}]")
+        breaks = ", ".join(fault.violates) or "the bracket: no negative case may PASS"
+        print(f"{fault.name:<36}{fault.summary}  [{breaks}]")
     return 0
 
 

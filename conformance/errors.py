@@ -3,10 +3,13 @@
 A harness problem must never look like a target failure, so what the target did wrong and
 what went wrong around it live in separate trees::
 
-    CheckFailed (AssertionError)   the target violated a requirement        -> FAIL, or WARN for S level
-    NotApplicable                  the target declared it lacks the feature  -> N/A
-    Inconclusive                   a precondition or positive control failed -> INCONCLUSIVE
-    HarnessError                   the harness or its configuration broke    -> ERROR
+    CheckFailed (AssertionError)   the target violated a requirement: its outcome  -> FAIL (WARN for S level)
+     └── ShapeViolation            the outcome held, the refusal's form did not    -> judged under the S-level
+                                   (status, challenge, ProblemDetails, TLS alert)     shape requirement: WARN
+    NotApplicable                  the target declared it lacks the feature         -> N/A
+    Inconclusive                   a precondition, positive control or test data    -> INCONCLUSIVE
+                                   is missing
+    HarnessError                   the harness or its configuration broke           -> ERROR
      ├── ConfigError               a target file or option is wrong (exit status 2 before any test)
      └── PeerError                 a fake peer (EEC, token issuer) could not do its job
 
@@ -17,6 +20,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal
+
+Layer = Literal["http", "tls"]
 
 
 class HarnessError(Exception):
@@ -40,15 +46,17 @@ class NotApplicable(Exception):
 
 
 class Inconclusive(Exception):
-    """The test could not establish its precondition (target down, positive control failed)."""
+    """The test could not establish its precondition (target down, positive control failed,
+    test data the declaration lacks)."""
 
 
 @dataclass
 class CheckFailed(AssertionError):
     """The target violated a requirement: what the spec wants against what the target did.
 
-    ``requirement`` is filled in by the plugin from the test's ``req`` marker when a check
-    does not name one itself.
+    ``requirement`` names the one requirement violated when the raiser knows it better than the
+    test's marker does (the harness found no token where tokens must be issued: ECS-TOK-01).
+    Left empty, the violation counts against the requirements the test cites for its outcome.
     """
 
     title: str
@@ -62,7 +70,14 @@ class CheckFailed(AssertionError):
 
     def __str__(self) -> str:
         lines = [self.title, f"  expected: {self.expected}", f"  actual:   {self.actual}"]
-        if self.requirement:
-            lines.insert(0, self.requirement)
         lines.extend(f"  hint: {hint}" for hint in self.hints)
         return "\n".join(lines)
+
+
+@dataclass
+class ShapeViolation(CheckFailed):
+    """The security outcome held (the EEC was refused), but not in the form the spec's references
+    want. Judged under the S-level requirement that owns the shape of a refusal on ``layer``
+    (``requirements.SHAPE_OWNERS``), never under the outcome's M requirement."""
+
+    layer: Layer = "http"

@@ -74,6 +74,13 @@ class TlsFacts:
     server_chain: list[CertSummary] = field(default_factory=list)
 
     @property
+    def alert_name(self) -> str | None:
+        """The alert as RFC 8446 names it (``unknown_ca``), from OpenSSL's reason (``TLSV1_ALERT_UNKNOWN_CA``)."""
+        if not self.alert or "_ALERT_" not in self.alert:
+            return None
+        return self.alert.split("_ALERT_", 1)[1].lower()
+
+    @property
     def refused(self) -> bool:
         """The server refused the connection: an alert or a close before any HTTP response."""
         return self.outcome in (ConnectionOutcome.REFUSED_WITH_ALERT, ConnectionOutcome.CLOSED_WITHOUT_ALERT)

@@ -3,14 +3,24 @@
 Registered through the ``pytest11`` entry point, so ``pytest suites --target FILE`` and
 ``conformance run`` are the same thing. Inert unless ``--target`` is given.
 
-Verdicts map onto pytest outcomes: PASS and WARN pass, FAIL fails, N/A skips (with the
-reason), INCONCLUSIVE and ERROR are errors. The exit status is the harness's own:
-0 nothing applicable failed, 1 at least one FAIL, 2 no FAIL but ERROR/INCONCLUSIVE or no run.
+A case is judged per requirement it cites (:func:`conformance.verdicts.judge`); its pytest
+outcome is the worst of those: PASS and WARN pass, FAIL fails, N/A skips (with the reason),
+INCONCLUSIVE and ERROR are errors. The exit status is the harness's own: 0 nothing applicable
+failed, 1 at least one FAIL, 2 no FAIL but ERROR/INCONCLUSIVE or no run.
+
+Markers a suite uses::
+
+    @pytest.mark.req("EES-TOK-05", "EES-RESP-02")   # what the case judges: its outcome, and the refusal's shape
+    @pytest.mark.needs("token-authorization")         # N/A, before any probe, when the declaration lacks it
+    @pytest.mark.every_transport                      # one variant per declared HTTP version (TLS cases)
+    @pytest.mark.positive_control                     # the case is itself the positive control
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import shlex
+import time
 from collections.abc import Generator, Iterator
 from pathlib import Path
 from typing import Any
@@ -18,26 +28,30 @@ from typing import Any
 import pytest
 
 from conformance import requirements
-from conformance.errors import CheckFailed, ConfigError, HarnessError, Inconclusive, NotApplicable
+from conformance.errors import ConfigError, HarnessError, Inconclusive, NotApplicable
 from conformance.evidence import EvidenceLog, Note
-from conformance.peers.eec import connections_made
+from conformance.reporting.reproduce import reproduce_block
 from conformance.reporting.results import CaseRecord, RunRecord, summary_lines
 from conformance.run import ConformanceRun, Options
-from conformance.targets.model import Role, TargetConfig
-from conformance.targets.under_test import (
+from conformance.targets.model import HttpVersion, Role, TargetConfig
+from conformance.under_test import (
+    CAPABILITIES,
     CONTROL_STATUS,
     EcsUnderTest,
     EesUnderTest,
     TargetUnderTest,
+    not_applicable_because,
     positive_control,
 )
-from conformance.verdicts import Verdict, decide
+from conformance.verdicts import Verdict, judge
 
 RUN = pytest.StashKey[ConformanceRun]()
 RECORD = pytest.StashKey[RunRecord]()
 EVIDENCE = pytest.StashKey[EvidenceLog]()
 CASE = pytest.StashKey[CaseRecord]()
+STARTED = pytest.StashKey[float]()
 ROLES: tuple[Role, ...] = ("ecs", "ees")
+CONTROL_AFTER = "the positive control after this case"
 
 _STATUS = {
     Verdict.PASS: ("passed", ".", "PASS"),
@@ -73,6 +87,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="run only tests citing a requirement ID starting with this (e.g. EES-TOK, ECS-TLS-02)",
     )
     group.addoption(
+        "--case",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="run only the cases whose name contains NAME, e.g. 'test_refuses_unsigned_token[reference-ees-token-none]'",
+    )
+    group.addoption(
         "--conformance-strict",
         action="store_true",
         help="WARN (a best-practice level requirement violated) becomes FAIL; `conformance run --strict`",
@@ -88,8 +109,10 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    config.addinivalue_line("markers", "req(*ids): requirement IDs a conformance test checks, e.g. req('ECS-TLS-01')")
+    config.addinivalue_line("markers", "req(*ids): requirement IDs a conformance test judges, e.g. req('ECS-TLS-01')")
     config.addinivalue_line("markers", "positive_control: the case IS the positive control of its target")
+    config.addinivalue_line("markers", f"needs(*capabilities): N/A unless the target declares them: {CAPABILITIES}")
+    config.addinivalue_line("markers", "every_transport: one variant per HTTP version the target declares")
     targets = config.getoption("target")
     if not targets:
         return
@@ -107,7 +130,13 @@ def pytest_configure(config: pytest.Config) -> None:
     except (ConfigError, HarnessError, ValueError) as exc:
         pytest.exit(f"conformance: {exc}", returncode=2)
     config.stash[RUN] = run
-    config.stash[RECORD] = RunRecord(targets=[_describe(t) for t in run.targets], options=_options_json(options))
+    config.stash[STARTED] = time.monotonic()
+    config.stash[RECORD] = RunRecord(
+        targets=[_describe(t) for t in run.targets],
+        options=_options_json(options),
+        command=_command(options),
+        strict=options.strict,
+    )
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
@@ -117,44 +146,69 @@ def pytest_unconfigure(config: pytest.Config) -> None:
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
-    """One instance of each conformance test (``req`` marker) per declared target of its role."""
+    """One instance of each conformance test per declared target of its role (and per transport)."""
     if metafunc.definition.get_closest_marker("req") is None:
         return
     run = metafunc.config.stash.get(RUN, None)
+    every_transport = metafunc.definition.get_closest_marker("every_transport") is not None
     for role in ROLES:
-        if role in metafunc.fixturenames:
-            targets = run.targets_for(role) if run else []
-            params = [pytest.param(t, id=t.name) for t in targets] or [pytest.param(None, id=f"{role}")]
+        if role not in metafunc.fixturenames:
+            continue
+        targets = run.targets_for(role) if run else []
+        if every_transport:
+            pairs = [pytest.param(t, v, id=f"{t.name}-http{v}") for t in targets for v in t.http_versions]
+            metafunc.parametrize([role, "transport"], pairs or [pytest.param(None, None, id=role)], indirect=True)
+        else:
+            params = [pytest.param(t, id=t.name) for t in targets] or [pytest.param(None, id=role)]
             metafunc.parametrize(role, params, indirect=True)
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    prefixes = config.getoption("req")
+    prefixes, names = config.getoption("req"), config.getoption("case")
     run = config.stash.get(RUN, None)
     keep: list[pytest.Item] = []
     drop: list[pytest.Item] = []
+    cited: set[str] = set()
     for item in items:
         ids = requirement_ids(item)
         if not ids:
             keep.append(item)
             continue
-        for rid in ids:
-            try:
-                requirements.lookup(rid)
-            except KeyError as exc:
-                raise pytest.UsageError(f"{item.nodeid}: {exc.args[0]}") from None
+        _validate_markers(item, ids)
+        cited.update(ids)
         if run is None and not config.option.collectonly:
             raise pytest.UsageError("conformance tests need a target: --target FILE or --target reference")
         targeted = _target_of(item) is not None
         selected = requirements.matches(ids, prefixes) and (targeted or run is None)
+        selected = selected and (not names or any(name in item.nodeid for name in names))
         (keep if selected else drop).append(item)
+    if RECORD in config.stash:
+        config.stash[RECORD].cited_by_suites = cited
+    if run is not None and (prefixes or names) and not any(requirement_ids(i) for i in keep):
+        wanted = " ".join([*(f"--req {p}" for p in prefixes), *(f"--case {n}" for n in names)])
+        raise pytest.UsageError(f"{wanted}: selects no conformance case (see `conformance list`)")
     if drop:
         config.hook.pytest_deselected(items=drop)
         items[:] = keep
 
 
+def _validate_markers(item: pytest.Item, ids: list[str]) -> None:
+    for rid in ids:
+        try:
+            requirements.lookup(rid)
+        except KeyError as exc:
+            raise pytest.UsageError(f"{item.nodeid}: {exc.args[0]}") from None
+    for name in needs(item):
+        if name not in CAPABILITIES:
+            raise pytest.UsageError(f"{item.nodeid}: needs({name!r}): unknown, use one of {', '.join(CAPABILITIES)}")
+
+
 def requirement_ids(item: pytest.Item) -> list[str]:
     return [rid for mark in item.iter_markers("req") for rid in mark.args]
+
+
+def needs(item: pytest.Item) -> list[str]:
+    return [name for mark in item.iter_markers("needs") for name in mark.args]
 
 
 def case_title(item: pytest.Item) -> str:
@@ -180,40 +234,52 @@ def evidence(request: pytest.FixtureRequest) -> EvidenceLog:
 
 
 @pytest.fixture
-def ecs(request: pytest.FixtureRequest, evidence: EvidenceLog) -> Iterator[EcsUnderTest]:
-    """The ECS under test (one test instance per declared ECS target)."""
-    yield from _bracketed(request, evidence)
+def transport(request: pytest.FixtureRequest) -> HttpVersion | None:
+    """The HTTP version this case speaks (``every_transport`` cases); ``None``: the target's preferred."""
+    value: HttpVersion | None = getattr(request, "param", None)
+    return value
 
 
 @pytest.fixture
-def ees(request: pytest.FixtureRequest, evidence: EvidenceLog) -> Iterator[EesUnderTest]:
+def ecs(request: pytest.FixtureRequest, evidence: EvidenceLog, transport: HttpVersion | None) -> Iterator[EcsUnderTest]:
+    """The ECS under test (one test instance per declared ECS target)."""
+    yield from _bracketed(request, evidence, transport)
+
+
+@pytest.fixture
+def ees(request: pytest.FixtureRequest, evidence: EvidenceLog, transport: HttpVersion | None) -> Iterator[EesUnderTest]:
     """The EES under test (one test instance per declared EES target)."""
-    yield from _bracketed(request, evidence)
+    yield from _bracketed(request, evidence, transport)
 
 
-def _bracketed(request: pytest.FixtureRequest, evidence: EvidenceLog) -> Iterator[Any]:
-    """Sanity probe before the case; for a negative case that passed, the positive control after it."""
+def _bracketed(request: pytest.FixtureRequest, evidence: EvidenceLog, transport: HttpVersion | None) -> Iterator[Any]:
+    """Applicability, then the sanity probe before the case; for a case that counted a refusal,
+    the positive control after it, over the same transport."""
     run = request.config.stash.get(RUN, None)
     config: TargetConfig | None = getattr(request, "param", None)
     if run is None or config is None:
         raise HarnessError("no target: run with --target FILE or --target reference")
+    reason = not_applicable_because(config, needs(request.node))
+    if reason is not None:
+        raise NotApplicable(reason)
     run.check_deadline()
+    target = run.under_test(config, evidence, transport)
     is_control = request.node.get_closest_marker("positive_control") is not None
-    probe = run.require_sane(config, is_control=is_control)
+    probe = run.require_sane(config, target.transport, is_control=is_control)
     evidence.add(Note("sanity probe", probe.message))
-    target = run.under_test(config, evidence)
     yield target
     case = request.node.stash.get(CASE, None)
-    if not is_control and case is not None and case.verdict == Verdict.PASS:
+    if not is_control and case is not None and case.verdict in (Verdict.PASS, Verdict.WARN):
         _control_after(target)
 
 
 def _control_after(target: TargetUnderTest) -> None:
-    exchange = positive_control(target)
+    exchange = positive_control(target, label="positive control after the case")
     if exchange.status != CONTROL_STATUS[target.config.role]:
         raise Inconclusive(
-            f"the positive control failed after this case ({exchange.summary()}): "
-            "the refusal may not have been caused by what the case presented"
+            f"{CONTROL_AFTER} FAILED over HTTP/{target.transport} ({exchange.summary()}): "
+            "the target no longer serves the authorized EEC, so the refusal may not have been caused "
+            "by what the case presented"
         )
 
 
@@ -228,84 +294,73 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
         return report
     case = _case(item)
     if isinstance(exc, pytest.skip.Exception):
-        exc = _na_from_skip(exc)
-    verdict, message = _judge(item, case, exc)
-    if verdict == Verdict.ERROR and not isinstance(exc, HarnessError):
-        message = f"{message}\n{report.longreprtext}"  # a harness bug: keep the traceback as evidence
-    case.add(call.when, verdict, message)
+        exc = NotApplicable(str(getattr(exc, "msg", exc)))
+    run = item.config.stash[RUN]
+    target = _target_of(item)
+    judged = judge(
+        exc,
+        case.cited,
+        role=case.role,
+        strict=run.options.strict,
+        deviations=target.deviation_reasons() if target else {},
+    )
+    for verdict in judged:
+        if verdict.verdict in (Verdict.FAIL, Verdict.WARN) and not verdict.deviation:
+            verdict.message = _explained(verdict.id, verdict.message, run.options, target, case)
+        elif verdict.verdict == Verdict.ERROR and not isinstance(exc, HarnessError):
+            verdict.message = f"{verdict.message}\n{report.longreprtext}"  # a harness bug: keep the traceback
+    case.fold(call.when, judged)
     case.duration_s += report.duration
-    _apply(report, item, verdict, message, exc)
+    _apply(report, item, case)
     return report
 
 
-def _judge(item: pytest.Item, case: CaseRecord, exc: BaseException | None) -> tuple[Verdict, str]:
-    run = item.config.stash[RUN]
-    target = _target_of(item)
-    deviations = [d for d in (target.deviation(r) for r in case.requirements) if d] if target else []
-    deviation = deviations[0] if deviations else None
-    if isinstance(exc, CheckFailed):
-        exc.requirement = exc.requirement or "\n".join(_spec_lines(case.requirements))
-        exc.hints.append(f"reproduce: {_reproduce(run.options, target, case)}")
-    verdict = decide(
-        exc,
-        level=case.level,
-        strict=run.options.strict,
-        deviation_reason=deviation.reason if deviation else None,
-    )
-    if exc is None:
-        return verdict, ""
-    message = str(exc) if isinstance(exc, CheckFailed | HarnessError | Inconclusive) else f"{type(exc).__name__}: {exc}"
-    if deviation and isinstance(exc, CheckFailed):
-        message = f"declared deviation ({deviation.reason}); observed: {message}"
-    elif isinstance(exc, CheckFailed) and verdict in (Verdict.WARN, Verdict.PASS):
-        message = f"{case.level}-level requirement not met (recorded): {message}"
-    return verdict, message
+def _explained(rid: str, message: str, options: Options, target: TargetConfig | None, case: CaseRecord) -> str:
+    """What the spec wants, what the target did, how to reproduce."""
+    requirement = requirements.lookup(rid)
+    reproduce = f"  reproduce: {_reproduce_command(options, target, case)}"
+    return f"{rid} ({requirement.level}): {requirement.text}\n{message}\n{reproduce}"
 
 
-def _spec_lines(ids: list[str]) -> list[str]:
-    """What the spec wants, from the catalogue: ``ID (level): requirement``."""
-    return [f"{r.id} ({r.level}): {r.text}" for r in map(requirements.lookup, ids)]
-
-
-def _reproduce(options: Options, target: TargetConfig | None, case: CaseRecord) -> str:
+def _reproduce_command(options: Options, target: TargetConfig | None, case: CaseRecord) -> str:
     """The command that runs this case again, alone."""
     reference = target is not None and target.name.startswith("reference-") and "reference" in options.targets
     where = "reference" if reference or target is None else str(target.file)
     faults = "".join(f" --fault {f}" for f in options.faults)
-    return f"conformance run --target {where}{faults} --req {case.requirements[0]}"
+    name = shlex.quote(case.id.rsplit("::", 1)[-1])
+    return f"conformance run --target {where}{faults} --req {case.cited[0]} --case {name}"
 
 
-def _apply(report: pytest.TestReport, item: pytest.Item, verdict: Verdict, message: str, exc: object) -> None:
+def _apply(report: pytest.TestReport, item: pytest.Item, case: CaseRecord) -> None:
+    verdict = case.verdict
     report.conformance_verdict = verdict  # type: ignore[attr-defined]
+    report.user_properties = [
+        *[(k, v) for k, v in report.user_properties if not k.startswith("requirement")],
+        *[("requirement", f"{r.id} ({r.level}): {r.verdict or 'not judged'}") for r in case.requirements],
+    ]
+    message = case.message
     if verdict in (Verdict.PASS, Verdict.WARN):
         report.outcome = "passed"
         report.longrepr = None
     elif verdict == Verdict.NA:
         report.outcome = "skipped"
-        report.longrepr = (str(item.path), (item.location[1] or 0) + 1, f"N/A: {message}")
+        report.longrepr = (str(item.path), (item.location[1] or 0) + 1, f"N/A: {message.splitlines()[0]}")
     else:
         report.outcome = "failed"
-        if isinstance(exc, CheckFailed | HarnessError | Inconclusive):
-            report.longrepr = f"{verdict.value}: {message}"
+        report.longrepr = f"{verdict.value}: {message}"
         if verdict != Verdict.FAIL and report.when == "call":
             report.when = "setup"  # JUnit and the terminal then count it as an error, not a target failure
 
 
-def _na_from_skip(exc: BaseException) -> BaseException:
-    return NotApplicable(str(getattr(exc, "msg", exc)))
-
-
 def _case(item: pytest.Item) -> CaseRecord:
     if CASE not in item.stash:
-        ids = requirement_ids(item)
         target = _target_of(item)
         item.stash[CASE] = CaseRecord(
             id=item.nodeid,
             title=case_title(item),
-            requirements=ids,
-            role=target.role if target else "",
             target=target.name if target else "",
-            level=requirements.strongest_level(ids),
+            role=target.role if target else "",
+            cited=requirement_ids(item),
         )
     return item.stash[CASE]
 
@@ -324,10 +379,13 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     record.cases = [item.stash[CASE] for item in session.items if CASE in item.stash]
     for item in session.items:
         if CASE in item.stash and EVIDENCE in item.stash:
-            item.stash[CASE].evidence = item.stash[EVIDENCE].to_list()
+            case = item.stash[CASE]
+            case.evidence = item.stash[EVIDENCE].to_list()
+            case.reproduce = reproduce_block(_reproduce_command(run.options, _target_of(item), case), case.evidence)
     record.sanity = [
         {
             "target": p.target,
+            "transport": p.transport,
             "reachable": p.reachable,
             "ok": p.ok,
             "message": p.message,
@@ -335,11 +393,15 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         }
         for p in run.probes()
     ]
-    record.tls_connections = connections_made()
+    record.interrupted = exitstatus == pytest.ExitCode.INTERRUPTED
+    record.mark_stale_deviations()
+    record.tls_connections = run.counter.connections
+    record.http_requests = run.counter.requests
     record.finished = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+    record.duration_s = time.monotonic() - session.config.stash[STARTED]
     if run.options.out is not None:
         record.write(run.options.out)
-    if exitstatus in (0, 1):
+    if exitstatus in (0, 1) and not record.interrupted:
         session.exitstatus = record.exit_status()
     else:
         session.exitstatus = 2
@@ -354,10 +416,12 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
     for probe in run.probes():
         if not probe.reachable:
             terminalreporter.write_line(f"!! {probe.message}", red=True, bold=True)
+    if record.interrupted:
+        terminalreporter.write_line("!! the run was interrupted: the results cover only the cases that ran", red=True)
     for line in summary_lines(record):
         terminalreporter.write_line(line)
     if run.options.out is not None:
-        terminalreporter.write_line(f"results: {run.options.out / 'results.json'}")
+        terminalreporter.write_line(f"results: {(run.options.out / 'results.json').resolve()}")
 
 
 def _describe(target: TargetConfig) -> dict[str, Any]:
@@ -369,6 +433,8 @@ def _describe(target: TargetConfig) -> dict[str, Any]:
         "fqdn": target.fqdn,
         "client_auth": target.client_auth,
         "authorization": target.authorization,
+        "http_versions": list(target.http_versions),
+        "deviations": [{"requirement": d.requirement, "reason": d.reason, "stale": False} for d in target.deviations],
     }
 
 
@@ -380,3 +446,9 @@ def _options_json(options: Options) -> dict[str, Any]:
         "strict": options.strict,
         "deadline_s": options.deadline,
     }
+
+
+def _command(options: Options) -> str:
+    words = ["conformance", "run", *(f"--target {t}" for t in options.targets)]
+    words += [*(f"--fault {f}" for f in options.faults), *(f"--req {r}" for r in options.requirement_prefixes)]
+    return " ".join(words + (["--strict"] if options.strict else []))

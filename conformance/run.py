@@ -18,11 +18,12 @@ from typing import Protocol
 from conformance.errors import ConfigError, HarnessError, Inconclusive
 from conformance.evidence import EvidenceLog, HttpExchange
 from conformance.peers.credentials import CredentialFactory
+from conformance.peers.eec import WireCounter
 from conformance.peers.material import HarnessMaterial
 from conformance.peers.token_issuer import TokenIssuer
 from conformance.targets.config import load_targets
-from conformance.targets.model import Role, TargetConfig
-from conformance.targets.under_test import (
+from conformance.targets.model import HttpVersion, Role, TargetConfig
+from conformance.under_test import (
     CONTROL_STATUS,
     EcsUnderTest,
     EesUnderTest,
@@ -55,9 +56,10 @@ class Options:
 
 @dataclass
 class SanityProbe:
-    """The positive control run once per target before any case: is there anything to test?"""
+    """The positive control run once per target and transport before any case: is there anything to test?"""
 
     target: str
+    transport: HttpVersion
     reachable: bool
     ok: bool
     message: str
@@ -72,8 +74,9 @@ class ConformanceRun:
         self.targets = targets
         self.deployment = deployment
         self.started = time.monotonic()
+        self.counter = WireCounter()
         self._peers: dict[str, Peers] = {}
-        self._probes: dict[str, SanityProbe] = {}
+        self._probes: dict[tuple[str, HttpVersion], SanityProbe] = {}
         self._lock = threading.Lock()
         self._materials: dict[Path | None, HarnessMaterial] = {}
 
@@ -140,7 +143,7 @@ class ConformanceRun:
                     algorithm=declared.algorithm,
                     lifetime=declared.lifetime,
                 )
-        return Peers(material=material, credentials=credentials, issuer=issuer)
+        return Peers(material=material, credentials=credentials, issuer=issuer, counter=self.counter)
 
     def _material(self, config: TargetConfig) -> HarnessMaterial:
         """The declared material directory (loaded once per run), or one throwaway set (``None``)."""
@@ -150,9 +153,11 @@ class ConformanceRun:
             self._materials[directory] = load()
         return self._materials[directory]
 
-    def under_test(self, config: TargetConfig, evidence: EvidenceLog) -> TargetUnderTest:
+    def under_test(
+        self, config: TargetConfig, evidence: EvidenceLog, transport: HttpVersion | None = None
+    ) -> TargetUnderTest:
         cls = EcsUnderTest if config.role == "ecs" else EesUnderTest
-        return cls(config, self.peers_for(config), evidence)
+        return cls(config, self.peers_for(config), evidence, transport)
 
     # preconditions -----------------------------------------------------------------------
     def check_deadline(self) -> None:
@@ -160,41 +165,47 @@ class ConformanceRun:
         if elapsed > self.options.deadline:
             raise Inconclusive(f"run deadline of {self.options.deadline:.0f} s reached; case not run (--deadline)")
 
-    def sanity(self, config: TargetConfig) -> SanityProbe:
-        """The sanity probe for ``config``, run once and cached."""
+    def sanity(self, config: TargetConfig, transport: HttpVersion) -> SanityProbe:
+        """The sanity probe for ``config`` over ``transport``, run once and cached."""
+        key = (config.name, transport)
         with self._lock:
-            probe = self._probes.get(config.name)
+            probe = self._probes.get(key)
         if probe is None:
-            probe = self._probe(config)
+            probe = self._probe(config, transport)
             with self._lock:
-                self._probes.setdefault(config.name, probe)
+                probe = self._probes.setdefault(key, probe)
         return probe
 
     def probes(self) -> list[SanityProbe]:
         return list(self._probes.values())
 
-    def _probe(self, config: TargetConfig) -> SanityProbe:
+    def _probe(self, config: TargetConfig, transport: HttpVersion) -> SanityProbe:
         log = EvidenceLog()
         if config.client_auth == "psk":  # Python's ssl gains external-PSK callbacks only in 3.13
             message = (
                 f"target {config.name} declares client_auth = 'psk': this harness cannot yet establish "
                 "TLS-PSK (AKMA/GBA) connections, so no case can run against it"
             )
-            return SanityProbe(config.name, False, False, message, log)
+            return SanityProbe(config.name, transport, False, False, message, log)
         try:
-            exchange = positive_control(self.under_test(config, log))
-        except HarnessError as exc:
-            return SanityProbe(config.name, False, False, f"harness could not probe {config.name}: {exc}", log)
+            exchange = positive_control(self.under_test(config, log, transport), label="sanity probe")
+        except (HarnessError, Inconclusive) as exc:
+            message = f"harness could not probe {config.name}: {exc}"
+            return SanityProbe(config.name, transport, False, False, message, log)
         expected = CONTROL_STATUS[config.role]
         if not exchange.answered:
-            return SanityProbe(config.name, False, False, _unreachable(config, exchange), log)
+            return SanityProbe(config.name, transport, False, False, _unreachable(config, transport, exchange), log)
         ok = exchange.status == expected
-        message = f"positive control {'succeeded' if ok else 'FAILED'}: {exchange.summary()} (expected {expected})"
-        return SanityProbe(config.name, True, ok, message, log)
+        verb = "succeeded" if ok else "FAILED"
+        message = (
+            f"sanity probe (the positive control before any case, HTTP/{transport}) {verb}: "
+            f"{exchange.summary()} (expected {expected})"
+        )
+        return SanityProbe(config.name, transport, True, ok, message, log)
 
-    def require_sane(self, config: TargetConfig, *, is_control: bool) -> SanityProbe:
+    def require_sane(self, config: TargetConfig, transport: HttpVersion, *, is_control: bool) -> SanityProbe:
         """Raise Inconclusive unless the target's sanity probe allows this case to mean something."""
-        probe = self.sanity(config)
+        probe = self.sanity(config, transport)
         if not probe.reachable:
             raise Inconclusive(probe.message)
         if not probe.ok and not is_control:
@@ -202,8 +213,14 @@ class ConformanceRun:
         return probe
 
 
-def _unreachable(config: TargetConfig, exchange: HttpExchange) -> str:
+def _unreachable(config: TargetConfig, transport: HttpVersion, exchange: HttpExchange) -> str:
     tls = exchange.tls
+    if tls.alert and "NO_APPLICATION_PROTOCOL" in tls.alert:
+        hint = (
+            f"the target does not speak HTTP/{transport} (ALPN refused): correct target.http_versions, "
+            f"which declares {list(config.http_versions)}"
+        )
+        return f"target {config.name} refused HTTP/{transport} at {config.base_url}: {tls.alert}; {hint}"
     hint = {
         "connection-refused": "is the server running at that address?",
         "timeout": "the port accepts connections but nothing answers in time",
@@ -212,7 +229,7 @@ def _unreachable(config: TargetConfig, exchange: HttpExchange) -> str:
         "from the harness material (conformance pki export)",
     }.get(tls.outcome.value, "")
     return (
-        f"target {config.name} unreachable at {config.base_url}: {tls.outcome} ({tls.detail})"
+        f"target {config.name} unreachable at {config.base_url} over HTTP/{transport}: {tls.outcome} ({tls.detail})"
         f"{'; ' + hint if hint else ''}"
     )
 

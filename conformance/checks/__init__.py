@@ -1,1 +1,10 @@
-"""Checks: small pure functions over captured evidence that raise CheckFailed."""
+"""Checks: small pure functions over captured evidence that raise when the target departs.
+
+An outcome check raises :class:`~conformance.errors.CheckFailed` (the M requirement the case
+cites); a shape check raises :class:`~conformance.errors.ShapeViolation` (the S requirement that
+owns the form of a refusal). Neither does I/O.
+"""
+
+from conformance.checks import http, schema, tls, tokens
+
+__all__ = ["http", "schema", "tls", "tokens"]

@@ -1,20 +1,159 @@
-"""HTTP facts: status codes, ProblemDetails bodies, bearer-token challenges, schemas."""
+"""HTTP facts: was the EEC served or refused (the outcome), and the form of a refusal (the shape).
+
+Outcome checks (:func:`served`, :func:`refused`) decide M requirements and raise
+:class:`CheckFailed`. :func:`refusal_shape` judges status, ``WWW-Authenticate`` (parsed per
+RFC 9110 11.6.1, never matched as a string) and ProblemDetails together, and raises one
+:class:`ShapeViolation` listing every departure, judged under ECS-RESP-01 / EES-RESP-02.
+"""
 
 from __future__ import annotations
 
+import enum
 from collections.abc import Collection
 
 from conformance.checks import schema
-from conformance.errors import CheckFailed, Inconclusive
-from conformance.evidence import HttpExchange
+from conformance.checks.www_authenticate import ChallengeSyntaxError, find, parse_challenges
+from conformance.errors import CheckFailed, Inconclusive, ShapeViolation
+from conformance.evidence import ConnectionOutcome, HttpExchange
+
+__all__ = [
+    "NOT_CHECKED",
+    "PROBLEM_JSON",
+    "answered",
+    "conforms_to",
+    "precondition_status",
+    "problem_details",
+    "refusal_shape",
+    "refused",
+    "served",
+    "status_in",
+]
 
 PROBLEM_JSON = "application/problem+json"
+_LEAKS = ("Traceback (most recent call last)", 'File "/', "Exception in ASGI application", "at java.", "panic:")
+"""Signs of internals in a refusal body: a stack trace of Python, Java or Go."""
+
+
+class _NotChecked(enum.Enum):
+    NOT_CHECKED = "not checked"
+
+
+NOT_CHECKED = _NotChecked.NOT_CHECKED
 
 
 def answered(exchange: HttpExchange) -> None:
     """An HTTP response is needed to judge anything else; its absence is no verdict."""
     if not exchange.answered:
         raise Inconclusive(f"no HTTP response: {exchange.tls.outcome} ({exchange.tls.detail})")
+
+
+def _is_success(exchange: HttpExchange) -> bool:
+    return exchange.status is not None and 200 <= exchange.status < 300
+
+
+def served(exchange: HttpExchange, *, meaning: str) -> None:
+    """The EEC was served: a 2xx answer. ``meaning`` says what the service is."""
+    answered(exchange)
+    if not _is_success(exchange):
+        raise CheckFailed(
+            title=f"Expected {meaning}",
+            expected="the request served (HTTP 2xx)",
+            actual=exchange.summary() + _detail(exchange),
+        )
+
+
+def refused(exchange: HttpExchange, *, meaning: str) -> None:
+    """The EEC was not served. ``meaning`` says why it must not be.
+
+    Any answer but a 2xx is a refusal here (its form is :func:`refusal_shape`'s business); so is a
+    connection the server ended without answering, counted only because the positive control runs
+    right after the case. No observation at all (timeout, nothing listening) is no verdict.
+    """
+    if _is_success(exchange):
+        raise CheckFailed(
+            title=f"The request was served although {meaning}",
+            expected=f"a refusal: {meaning}",
+            actual=exchange.summary() + _detail(exchange),
+        )
+    if exchange.answered:
+        return
+    tls = exchange.tls
+    if tls.outcome in (ConnectionOutcome.REFUSED_WITH_ALERT, ConnectionOutcome.CLOSED_WITHOUT_ALERT):
+        raise ShapeViolation(
+            title="The request was refused by ending the connection, not with an HTTP error response",
+            expected="an HTTP 4xx refusal (ProblemDetails; WWW-Authenticate on a 401)",
+            actual=f"{tls.outcome} ({tls.alert or tls.detail})",
+            layer="http",
+        )
+    raise Inconclusive(f"no HTTP response: {tls.outcome} ({tls.detail})")
+
+
+def refusal_shape(
+    exchange: HttpExchange,
+    *,
+    status: int | Collection[int],
+    bearer_error: str | _NotChecked | None = NOT_CHECKED,
+    problem_details: bool = True,
+) -> None:
+    """The refusal has the expected form: ``status``; on a 401 (always) and wherever ``bearer_error``
+    is given, a ``Bearer`` challenge whose ``error`` is ``bearer_error`` (``None``: no error code,
+    RFC 6750 3.1 for a request without credentials); a ProblemDetails body; no internals leaked."""
+    answered(exchange)
+    wanted = {status} if isinstance(status, int) else set(status)
+    expected, actual = [], []
+    if exchange.status not in wanted:
+        expected.append(f"HTTP {' or '.join(map(str, sorted(wanted)))}")
+        actual.append(f"HTTP {exchange.status}")
+    if exchange.status == 401 or bearer_error is not NOT_CHECKED:
+        problem = _challenge_problem(exchange, bearer_error)
+        if problem:
+            expected.append(problem[0])
+            actual.append(problem[1])
+    if problem_details and (problem := _problem_details_problem(exchange)):
+        expected.append(problem[0])
+        actual.append(problem[1])
+    if leak := next((sign for sign in _LEAKS if sign in exchange.response_body), None):
+        expected.append("a refusal that reveals no internals")
+        actual.append(f"the body contains {leak!r}")
+    if expected:
+        raise ShapeViolation(
+            title="The refusal does not have the form RFC 6750 / RFC 9110 / TS 29.122 give it",
+            expected="; ".join(expected),
+            actual="; ".join(actual),
+            layer="http",
+        )
+
+
+def _challenge_problem(exchange: HttpExchange, error: str | _NotChecked | None) -> tuple[str, str] | None:
+    """(expected, actual) when ``WWW-Authenticate`` is absent, malformed, or has the wrong Bearer error."""
+    want = "WWW-Authenticate: Bearer" + ("" if error is NOT_CHECKED or error is None else f' error="{error}"')
+    header = exchange.header("www-authenticate")
+    if header is None:
+        return f"{want} (RFC 9110 11.6.1: a 401 carries a challenge)", "no WWW-Authenticate"
+    try:
+        bearer = find(parse_challenges(header), "Bearer")
+    except ChallengeSyntaxError as exc:
+        return f"{want}, well formed (RFC 9110 11.6.1)", f"WWW-Authenticate: {header} (malformed: {exc})"
+    if bearer is None:
+        return f"{want} (RFC 6750 3)", f"WWW-Authenticate: {header} (no Bearer challenge)"
+    got = bearer.param("error")
+    if error is NOT_CHECKED or got == error:
+        return None
+    if error is None:
+        return "a Bearer challenge without an error code (RFC 6750 3.1: no credentials were sent)", f"error={got!r}"
+    return want + " (RFC 6750 3.1)", f"WWW-Authenticate: {header}"
+
+
+def _problem_details_problem(exchange: HttpExchange) -> tuple[str, str] | None:
+    content_type = (exchange.header("content-type") or "").split(";")[0].strip().lower()
+    body = exchange.response_json
+    if content_type != PROBLEM_JSON or not isinstance(body, dict):
+        return f"Content-Type: {PROBLEM_JSON} with a ProblemDetails object", f"Content-Type: {content_type or '(none)'}"
+    errors = schema.validate(body, "ProblemDetails")
+    if errors or body.get("status", exchange.status) != exchange.status:
+        actual = "; ".join(errors) or f"status {body['status']!r}"
+        return f"a valid ProblemDetails with status {exchange.status}", actual
+    return None
 
 
 def status_in(exchange: HttpExchange, expected: Collection[int], *, meaning: str) -> None:
@@ -39,31 +178,6 @@ def conforms_to(exchange: HttpExchange, schema_name: str) -> None:
         )
 
 
-def bearer_challenge(exchange: HttpExchange, *, error: str | None) -> None:
-    """Holds when a 401 carries ``WWW-Authenticate: Bearer`` (RFC 6750 3) with the ``error`` code.
-
-    ``error=None``: the request carried no credentials, so no error code is expected (RFC 6750 3.1).
-    """
-    challenge = exchange.header("www-authenticate") or ""
-    if not challenge.lower().startswith("bearer"):
-        raise CheckFailed(
-            title="A refusal for lack of a valid token must challenge with the Bearer scheme",
-            expected="WWW-Authenticate: Bearer ... (RFC 6750 section 3)",
-            actual=f"WWW-Authenticate: {challenge or '(absent)'}",
-        )
-    if error is not None and f'error="{error}"' not in challenge:
-        raise CheckFailed(
-            title=f'The Bearer challenge must carry error="{error}"',
-            expected=f'WWW-Authenticate: Bearer ..., error="{error}"',
-            actual=f"WWW-Authenticate: {challenge}",
-        )
-
-
-def _detail(exchange: HttpExchange) -> str:
-    body = " ".join(exchange.response_body.split())
-    return f"; body: {body[:300]}" if body else ""
-
-
 def precondition_status(exchange: HttpExchange, expected: int, *, what: str) -> None:
     """A step the case builds on must have succeeded; otherwise the case proves nothing."""
     answered(exchange)
@@ -74,18 +188,15 @@ def precondition_status(exchange: HttpExchange, expected: int, *, what: str) -> 
 def problem_details(exchange: HttpExchange) -> None:
     """Holds when a refusal is ProblemDetails (TS 29.122 5.2.6): problem+json whose status matches."""
     answered(exchange)
-    content_type = (exchange.header("content-type") or "").split(";")[0].strip().lower()
-    body = exchange.response_json
-    if content_type != PROBLEM_JSON or not isinstance(body, dict):
+    problem = _problem_details_problem(exchange)
+    if problem is not None:
         raise CheckFailed(
             title="A refusal must be a ProblemDetails document",
-            expected=f"Content-Type: {PROBLEM_JSON} with a ProblemDetails JSON object",
-            actual=f"Content-Type: {content_type or '(absent)'}" + _detail(exchange),
+            expected=problem[0],
+            actual=problem[1] + _detail(exchange),
         )
-    errors = schema.validate(body, "ProblemDetails")
-    if errors or body.get("status", exchange.status) != exchange.status:
-        raise CheckFailed(
-            title="The ProblemDetails body is malformed or contradicts the HTTP status",
-            expected=f"a valid ProblemDetails with status {exchange.status} (if present)",
-            actual="; ".join(errors) or f"status member {body.get('status')!r}",
-        )
+
+
+def _detail(exchange: HttpExchange) -> str:
+    body = " ".join(exchange.response_body.split())
+    return f"; body: {body[:300]}" if body else ""

@@ -1,9 +1,34 @@
-"""TLS facts: was the EEC authenticated in the handshake, as TS 33.558 6.2/6.3 demand."""
+"""TLS facts: was the EEC authenticated in the handshake, as TS 33.558 6.2/6.3 demand.
+
+The outcome (ECS-TLS-01..04, EES-TLS-01..04) is decided by whether the EEC was served; how the
+server refused (a fatal alert in the handshake, or at the first read under TLS 1.3; an HTTP
+refusal after a completed handshake; a close without an alert) is the shape, judged under
+ECS-TLS-08 / EES-TLS-07. A close without an alert counts as a refusal only because the positive
+control over the same transport runs right after the case and must succeed.
+"""
 
 from __future__ import annotations
 
-from conformance.errors import CheckFailed, Inconclusive
+from conformance.errors import CheckFailed, Inconclusive, ShapeViolation
 from conformance.evidence import ConnectionOutcome, HttpExchange
+
+__all__ = ["CERTIFICATE_ALERTS", "refused_in_handshake"]
+
+CERTIFICATE_ALERTS = frozenset(
+    {
+        "certificate_required",
+        "unknown_ca",
+        "bad_certificate",
+        "certificate_expired",
+        "certificate_unknown",
+        "certificate_revoked",
+        "unsupported_certificate",
+        "access_denied",
+        "decrypt_error",
+        "handshake_failure",  # what TLS 1.2 servers (OpenSSL among them) send when no certificate came
+    }
+)
+"""RFC 8446 6.2 / RFC 5246 7.2.2 alerts that say "your certificate is not accepted"."""
 
 _NO_VERDICT = (
     ConnectionOutcome.SERVER_CERT_REJECTED,
@@ -13,20 +38,45 @@ _NO_VERDICT = (
 )
 
 
-def handshake_refused(exchange: HttpExchange, *, presented: str) -> None:
-    """Holds when the server refused the TLS connection: an alert or a close, no HTTP answer.
+def refused_in_handshake(exchange: HttpExchange, *, presented: str) -> None:
+    """The EEC presenting ``presented`` was not served; the refusal should be a certificate alert.
 
-    In TLS 1.3 the server judges the client certificate after the client considers the
-    handshake done, so the refusal arrives as an alert at the first read; that counts.
+    Raises :class:`CheckFailed` when it was served (2xx), :class:`ShapeViolation` (layer ``tls``)
+    when it was refused otherwise than by a certificate alert in the handshake, and
+    :class:`Inconclusive` when nothing about the handshake could be observed.
     """
     tls = exchange.tls
-    if tls.refused:
-        return
+    if tls.outcome == ConnectionOutcome.REFUSED_WITH_ALERT:
+        if tls.alert_name in CERTIFICATE_ALERTS:
+            return
+        raise ShapeViolation(
+            title=f"The server refused an EEC presenting {presented} with an alert that names no certificate problem",
+            expected=f"a fatal alert such as {', '.join(sorted(CERTIFICATE_ALERTS)[:4])} (RFC 8446 6.2)",
+            actual=f"alert {tls.alert_name or tls.alert} ({tls.phase})",
+            layer="tls",
+        )
+    if exchange.answered:
+        assert exchange.status is not None
+        if 200 <= exchange.status < 300:
+            raise CheckFailed(
+                title=f"The server served an EEC presenting {presented}",
+                expected="no service: the TLS handshake refused (a fatal certificate alert), or at least no 2xx",
+                actual=f"handshake completed ({tls.version}, {tls.cipher}, ALPN {tls.alpn}); {exchange.summary()}",
+            )
+        raise ShapeViolation(
+            title=f"The server let the handshake of an EEC presenting {presented} complete and refused it in HTTP",
+            expected="the refusal in the TLS handshake, with a certificate alert",
+            actual=f"handshake completed ({tls.version}); {exchange.summary()}",
+            layer="tls",
+        )
+    if tls.outcome == ConnectionOutcome.CLOSED_WITHOUT_ALERT:
+        raise ShapeViolation(
+            title=f"The server closed the connection of an EEC presenting {presented} without a TLS alert",
+            expected="a fatal certificate alert (counted as a refusal only because the positive control "
+            "over the same transport succeeds right after)",
+            actual=f"closed without alert at the {tls.phase or 'handshake'}: {tls.detail}",
+            layer="tls",
+        )
     if tls.outcome in _NO_VERDICT:
         raise Inconclusive(f"could not observe the handshake: {tls.outcome} ({tls.detail})")
-    raise CheckFailed(
-        title=f"The server accepted a TLS connection from an EEC presenting {presented}",
-        expected="the TLS handshake refused (a fatal alert such as certificate_required, unknown_ca, "
-        "certificate_expired, bad_certificate) and no HTTP response",
-        actual=f"handshake completed ({tls.version}, {tls.cipher}); {exchange.summary()}",
-    )
+    raise Inconclusive(f"unexpected connection outcome {tls.outcome} ({tls.detail})")  # pragma: no cover

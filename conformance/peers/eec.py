@@ -28,6 +28,7 @@ from contextlib import suppress
 from pathlib import Path
 from typing import Any, Protocol, Self
 
+import httpcore
 import httpx
 
 from conformance.errors import PeerError
@@ -45,8 +46,10 @@ from conformance.peers.deadline import Deadline
 from conformance.peers.tls_outcome import FIRST_READ, HANDSHAKE, classify, session_facts
 from conformance.targets.model import TargetConfig
 
-__all__ = ["ClientCredential", "FakeEEC", "connections_made"]
+__all__ = ["ClientCredential", "FakeEEC", "WireCounter"]
 
+H2, HTTP11 = "h2", "http/1.1"
+ALPN_BOTH = (H2, HTTP11)
 MAX_BODY_BYTES = 1 << 20
 PROBE_REPLY_BYTES = 64 * 1024
 _NETWORK_ERRORS = (httpx.RequestError, OSError)
@@ -54,19 +57,26 @@ _AUTH_HEADERS = frozenset({"authorization", "proxy-authorization"})
 _DEFAULT_HEADERS = {"accept-encoding": "identity", "user-agent": "ts33558-conformance-eec"}
 """``identity``: a compressed body could inflate past ``max_body_bytes`` inside one chunk."""
 
-_connections = 0
-_connections_lock = threading.Lock()
 
 
-def connections_made() -> int:
-    """How many TCP connections every fake EEC in this process has attempted so far."""
-    return _connections
+class WireCounter:
+    """What the fake EECs of one run put on the wire: TCP connections attempted, requests sent.
 
+    Run state, handed to every EEC of a run, so concurrent runs in one process never mix counts.
+    """
 
-def _count_connection() -> None:
-    global _connections
-    with _connections_lock:
-        _connections += 1
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.connections = 0
+        self.requests = 0
+
+    def connection(self) -> None:
+        with self._lock:
+            self.connections += 1
+
+    def request(self) -> None:
+        with self._lock:
+            self.requests += 1
 
 
 class ClientCredential(Protocol):
@@ -82,8 +92,9 @@ class FakeEEC:
 
     The server is dialled at the host and port of ``base_url`` while SNI and certificate
     verification use ``server_name`` (the target's FQDN). Server verification is always on.
-    ``credential=None`` presents no client certificate; ``tls_version`` pins both the minimum
-    and the maximum version. ``deadline`` bounds a whole exchange (default ``3 * timeout``).
+    ``credential=None`` presents no client certificate; ``tls_version`` pins both the minimum and
+    the maximum version. ``alpn`` is what the EEC offers, and so which HTTP versions it can speak:
+    a negative case and the positive control that brackets it offer the same. ``deadline`` bounds a whole exchange (default ``3 * timeout``).
     """
 
     def __init__(
@@ -95,11 +106,12 @@ class FakeEEC:
         credential: ClientCredential | None,
         evidence: EvidenceLog,
         timeout: float = 5.0,
-        http2: bool = True,
+        alpn: tuple[str, ...] = ALPN_BOTH,
         tls_version: ssl.TLSVersion | None = None,
         label: str = "",
         max_body_bytes: int = MAX_BODY_BYTES,
         deadline: float | None = None,
+        counter: WireCounter | None = None,
     ) -> None:
         url = httpx.URL(base_url)
         if url.scheme != "https" or not url.host:
@@ -108,10 +120,13 @@ class FakeEEC:
         self.server_name = server_name
         self.evidence = evidence
         self.timeout = timeout
-        self.http2 = http2
+        if not alpn or not set(alpn) <= set(ALPN_BOTH):
+            raise PeerError(f"alpn {alpn!r}: offer 'h2', 'http/1.1' or both")
+        self.alpn = alpn
         self.label = label
         self.max_body_bytes = max_body_bytes
         self.deadline = 3 * timeout if deadline is None else deadline
+        self.counter = counter or WireCounter()
         self._dial = (url.host, url.port or 443)
         self._context = _client_context(trust_anchor, credential, tls_version)
         self.client_certificate = _credential_summary(credential)
@@ -120,8 +135,8 @@ class FakeEEC:
     def for_target(
         cls, target: TargetConfig, *, credential: ClientCredential | None, evidence: EvidenceLog, **knobs: Any
     ) -> Self:
-        """A fake EEC for a declared target (its base URL, FQDN, trust anchor, timeout, http2)."""
-        settings: dict[str, Any] = {"timeout": target.timeout, "http2": target.http2, **knobs}
+        """A fake EEC for a declared target (its base URL, FQDN, trust anchor, timeout)."""
+        settings: dict[str, Any] = {"timeout": target.timeout, **knobs}
         return cls(
             base_url=target.base_url,
             server_name=target.fqdn,
@@ -142,7 +157,6 @@ class FakeEEC:
         params: dict[str, str] | None = None,
         form: dict[str, str] | None = None,
         label: str = "",
-        http2: bool | None = None,
     ) -> HttpExchange:
         """Send one request on a fresh TLS connection; record and return the exchange.
 
@@ -151,7 +165,7 @@ class FakeEEC:
         ``exchange.tls.outcome`` with ``exchange.status`` left ``None``.
         """
         started = time.monotonic()
-        with Deadline(self.deadline) as deadline, self._client(http2) as client:
+        with Deadline(self.deadline) as deadline, self._client() as client:
             watch = _ConnectionWatch(self, deadline)
             request = self._request(
                 client,
@@ -164,10 +178,11 @@ class FakeEEC:
                 params=params,
                 headers=headers,
             )
+            self.counter.request()
             try:
                 response = client.send(request, stream=True)
             except _NETWORK_ERRORS as exc:
-                tls, reply = _failed(watch.facts, exc, deadline), _Reply()
+                tls, reply = _failed(watch.facts, watch.late_alert or exc, deadline), _Reply()
             else:
                 tls, reply = watch.facts, self._read(response, deadline)
         exchange = HttpExchange(
@@ -196,12 +211,12 @@ class FakeEEC:
         reply, phase = b"", HANDSHAKE
         request = f"GET / HTTP/1.1\r\nHost: {self.server_name}\r\nConnection: close\r\n\r\n".encode()
         with Deadline(self.deadline) as deadline:
-            _count_connection()
+            self.counter.connection()
             try:
                 with socket.create_connection(self._dial, timeout=self.timeout) as raw:
                     facts.address = _address(raw, facts.address)
                     deadline.watch(raw)
-                    self._context.set_alpn_protocols(["http/1.1"])
+                    self._context.set_alpn_protocols([HTTP11])
                     with self._context.wrap_socket(raw, server_hostname=self.server_name) as tls_socket:
                         facts = self._session(tls_socket, address=facts.address)
                         phase = FIRST_READ
@@ -225,10 +240,12 @@ class FakeEEC:
         )
         return facts
 
-    def _client(self, http2: bool | None) -> httpx.Client:
+    def _client(self) -> httpx.Client:
+        # httpx offers exactly the ALPN of the versions it may speak: h2 only, http/1.1 only, or both.
         return httpx.Client(
             verify=self._context,  # never verify=<path> + cert=: httpx 0.28 then drops the cert
-            http2=self.http2 if http2 is None else http2,
+            http1=HTTP11 in self.alpn,
+            http2=H2 in self.alpn,
             timeout=self.timeout,
             trust_env=False,
             headers=_DEFAULT_HEADERS,
@@ -310,23 +327,46 @@ class _ConnectionWatch:
     """httpcore's public ``trace`` extension: count the dial, arm the deadline, read the session.
 
     The session is read the moment the handshake completes, so its facts survive a TLS 1.3
-    refusal that only surfaces at the first read.
+    refusal that only surfaces at the first read. And when a write fails on that session (the
+    server refused our certificate and closed while httpcore's HTTP/2 client was still sending
+    its preface), the alert the server sent is read before httpcore closes the socket: it is
+    waiting in the receive buffer, and without this the refusal would look like a silent close.
     """
 
     def __init__(self, eec: FakeEEC, deadline: Deadline) -> None:
         self._eec, self._deadline = eec, deadline
         self.facts = eec._unconnected()
+        self.late_alert: ssl.SSLError | None = None
+        self._ssl_object: Any = None
 
     def __call__(self, event: str, info: dict[str, Any]) -> None:
         if event == "connection.connect_tcp.started":
-            _count_connection()
+            self._eec.counter.connection()
         elif event == "connection.connect_tcp.complete":
             sock = info["return_value"].get_extra_info("socket")
             self.facts.address = _address(sock, self.facts.address)
             self._deadline.watch(sock)
         elif event == "connection.start_tls.complete":
-            ssl_object = info["return_value"].get_extra_info("ssl_object")
-            self.facts = self._eec._session(ssl_object, address=self.facts.address)
+            self._ssl_object = info["return_value"].get_extra_info("ssl_object")
+            self.facts = self._eec._session(self._ssl_object, address=self.facts.address)
+        elif event.endswith(".failed") and self._ssl_object is not None and self.late_alert is None:
+            if _is_write_failure(info.get("exception")):
+                self.late_alert = _pending_alert(self._ssl_object)
+
+
+def _is_write_failure(exc: object) -> bool:
+    return isinstance(exc, httpx.WriteError | httpcore.WriteError | BrokenPipeError | ssl.SSLEOFError)
+
+
+def _pending_alert(ssl_object: Any) -> ssl.SSLError | None:
+    """A TLS alert already received on a session whose write just failed, or None."""
+    try:
+        ssl_object.read(1)
+    except ssl.SSLError as exc:
+        return exc if "ALERT" in (exc.reason or "") else None
+    except (OSError, ValueError):
+        return None
+    return None
 
 
 def _client_context(

@@ -20,7 +20,7 @@ from conformance.peers.material import HarnessMaterial
 from conformance.peers.pki import TestCA
 from conformance.reference.ecs import EcsSettings, KnownEes, build_ecs_app
 from conformance.reference.ees import EesSettings, build_ees_app
-from conformance.reference.faults import Role, parse_faults, tls_knobs
+from conformance.reference.faults import TlsBehaviour, ecs_behaviour, ees_behaviour, parse_faults
 from conformance.reference.policy import EecRegistry, KnownEec
 from conformance.reference.server import ReferenceServer
 from conformance.reference.tls import ServerTls
@@ -72,18 +72,21 @@ class ReferenceDeployment:
         registry = EecRegistry(KnownEec(e.eec_id, e.gpsi, authorized=e.role != "unauthorized") for e in EECS)
         trusted = {"keys": [*material.public_jwks()["keys"], *ecs_jwks["keys"]]}
 
-        def tls(role: Role, fqdn: str) -> ServerTls:
-            return _server_tls(server_ca, material, fqdn, role, active)
+        ecs_does, ees_does = ecs_behaviour(active), ees_behaviour(active)
+
+        def tls(behaviour: TlsBehaviour, fqdn: str) -> ServerTls:
+            return _server_tls(server_ca, material, fqdn, behaviour)
 
         ees_token = ReferenceServer(
             build_ees_app(
                 EesSettings(EES_TOKEN_FQDN, registry, "token", SERVICES, trusted_issuer=ECS_FQDN, trusted_jwks=trusted),
-                active,
+                ees_does,
             ),
-            tls("ees", EES_TOKEN_FQDN),
+            tls(ees_does.tls, EES_TOKEN_FQDN),
         )
         ees_local = ReferenceServer(
-            build_ees_app(EesSettings(EES_LOCAL_FQDN, registry, "local", SERVICES), active), tls("ees", EES_LOCAL_FQDN)
+            build_ees_app(EesSettings(EES_LOCAL_FQDN, registry, "local", SERVICES), ees_does),
+            tls(ees_does.tls, EES_LOCAL_FQDN),
         )
         deployment = cls(directory, [ees_token, ees_local])
         try:
@@ -94,8 +97,8 @@ class ReferenceDeployment:
                 KnownEes("ees-local", EES_LOCAL_FQDN, ees_local.base_url, SERVICES, "local"),
             )
             ecs = ReferenceServer(
-                build_ecs_app(EcsSettings(ECS_FQDN, registry, candidates, ecs_key, ECS_KID), active),
-                tls("ecs", ECS_FQDN),
+                build_ecs_app(EcsSettings(ECS_FQDN, registry, candidates, ecs_key, ECS_KID), ecs_does),
+                tls(ecs_does.tls, ECS_FQDN),
             )
             deployment.servers.append(ecs)
             ecs.start()
@@ -160,16 +163,15 @@ class ReferenceDeployment:
             server.stop()
 
 
-def _server_tls(ca: TestCA, material: HarnessMaterial, fqdn: str, role: Role, faults: frozenset[str]) -> ServerTls:
-    knobs = tls_knobs(faults, role)
+def _server_tls(ca: TestCA, material: HarnessMaterial, fqdn: str, behaviour: TlsBehaviour) -> ServerTls:
     leaf = ca.issue_server_cert(fqdn, "127.0.0.1")
     client_cas = [material.ca.cert_pem.bytes()]
-    if knobs["trust_rogue_ca"]:
+    if behaviour.trust_rogue_ca:
         client_cas += [material.rogue_ca.cert_pem.bytes(), material.stranger_ca.cert_pem.bytes()]
     return ServerTls(
         cert_chain_pem=b"".join(pem.bytes() for pem in leaf.cert_chain_pems),
         key_pem=leaf.private_key_pem.bytes(),
         client_cas_pem=client_cas,
-        client_auth=knobs["client_auth"],
-        check_time=knobs["check_time"],
+        client_auth=behaviour.client_auth,
+        check_time=behaviour.check_time,
     )

@@ -24,8 +24,10 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
+from starlette.types import ASGIApp
 
-from conformance.reference.faults import is_on
+from conformance.reference.disruption import disrupted
+from conformance.reference.faults import EcsBehaviour
 from conformance.reference.policy import (
     EecRegistry,
     KnownEec,
@@ -96,26 +98,31 @@ class EcsSettings:
 
 
 class _Ecs:
-    """The request handlers, bound to one configuration and one set of faults."""
+    """The request handlers, bound to one configuration and one behaviour (correct, or a named fault)."""
 
-    def __init__(self, settings: EcsSettings, faults: frozenset[str]) -> None:
-        self.settings, self.faults = settings, faults
-        with_sub = not is_on(faults, "ecs.token-without-sub")
+    def __init__(self, settings: EcsSettings, behaviour: EcsBehaviour) -> None:
+        self.settings, self.behaviour = settings, behaviour
         self.minter = TokenMinter(
-            settings.fqdn, settings.signing_key_pem, settings.kid, settings.token_lifetime, with_sub=with_sub
+            settings.fqdn,
+            settings.signing_key_pem,
+            settings.kid,
+            settings.token_lifetime,
+            with_sub=behaviour.token_with_sub,
         )
 
     async def provisioning(self, request: Request) -> Response:
         """EDGE-4 ECSServProvReq: admit the EEC, then answer with EDN configuration and tokens."""
         body = await read_json_request(request)
-        eec = authenticate(request, self.settings.registry, body["eecId"])
-        check_gpsi(body, eec, enforce_binding=not is_on(self.faults, "ecs.skips-gpsi-check"))
-        if not is_on(self.faults, "ecs.skips-local-policy"):
+        eec = authenticate(
+            request, self.settings.registry, body["eecId"], by_certificate=self.behaviour.identifies_eec_by_certificate
+        )
+        check_gpsi(body, eec, enforce_binding=self.behaviour.checks_gpsi)
+        if self.behaviour.applies_local_policy:
             check_local_policy(eec)
         return JSONResponse(self._provisioning_response(eec, body.get("ueId", eec.gpsi)))
 
     def _provisioning_response(self, eec: KnownEec, gpsi: str) -> dict[str, Any]:
-        if is_on(self.faults, "ecs.invalid-provisioning-response"):
+        if not self.behaviour.valid_provisioning_response:
             return {"ednCnfgInfo": []}
         eess = [self._ees_info(ees, eec, gpsi) for ees in self.settings.candidates]
         return {"ednCnfgInfo": [{"ednConInfo": {"dnn": self.settings.dnn}, "eess": eess}]}
@@ -144,7 +151,7 @@ class _Ecs:
         if form["grant_type"] != "client_credentials":
             raise OAuthError(400, "unsupported_grant_type", "only client_credentials is supported")
         eec = self._authenticate_client(request, form)
-        if not eec.authorized and not is_on(self.faults, "ecs.skips-local-policy"):
+        if not eec.authorized and self.behaviour.applies_local_policy:
             raise OAuthError(400, "unauthorized_client", "local authorization policy does not authorize this EEC")
         ees = self._target(form)
         scope = self._granted_scope(form, ees)
@@ -211,17 +218,21 @@ def _set_member(info: dict[str, Any], path: str, value: str) -> None:
     info[leaf] = value
 
 
-def build_ecs_app(settings: EcsSettings, faults: frozenset[str] = frozenset()) -> Starlette:
-    """The reference ECS as an ASGI app, to serve with :class:`.server.ReferenceServer`."""
-    ecs = _Ecs(settings, faults)
+def build_ecs_app(settings: EcsSettings, behaviour: EcsBehaviour | None = None) -> ASGIApp:
+    """The reference ECS as an ASGI app, to serve with :class:`.server.ReferenceServer`.
+
+    ``behaviour`` defaults to the correct one; ``faults.ecs_behaviour(names)`` gives a faulty one.
+    """
+    behaviour = behaviour or EcsBehaviour()
+    ecs = _Ecs(settings, behaviour)
     routes = [
         Route(PROVISIONING_PATH, ecs.provisioning, methods=["POST"]),
         Route(TOKEN_PATH, ecs.token, methods=["POST"]),
         Route(JWKS_PATH, ecs.jwks, methods=["GET"]),
     ]
     handlers = dict(EXCEPTION_HANDLERS)
-    if is_on(faults, "ecs.plain-error-bodies"):
+    if not behaviour.problem_details:
         handlers[Refusal] = plain_refusal_handler
     app = Starlette(routes=routes, exception_handlers=handlers)
-    app.state.settings, app.state.faults, app.state.minter = settings, faults, ecs.minter
-    return app
+    app.state.settings, app.state.behaviour, app.state.minter = settings, behaviour, ecs.minter
+    return disrupted(app, behaviour.disruption)

@@ -27,8 +27,10 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
+from starlette.types import ASGIApp
 
-from conformance.reference.faults import is_on
+from conformance.reference.disruption import disrupted
+from conformance.reference.faults import EesBehaviour
 from conformance.reference.policy import (
     EecRegistry,
     KnownEec,
@@ -91,56 +93,59 @@ def bearer_refusal(realm: str, status: int, cause: str, detail: str, error: str 
 
 
 class _Ees:
-    """The request handler, bound to one configuration and one set of faults."""
+    """The request handler, bound to one configuration and one behaviour (correct, or a named fault)."""
 
-    def __init__(self, settings: EesSettings, faults: frozenset[str]) -> None:
-        self.settings, self.faults, self.realm = settings, faults, settings.fqdn
+    def __init__(self, settings: EesSettings, behaviour: EesBehaviour) -> None:
+        self.settings, self.behaviour, self.realm = settings, behaviour, settings.fqdn
         self.verifier: TokenVerifier | None = None
         if settings.trusted_issuer and settings.trusted_jwks:
-            audience: str | None = settings.fqdn
-            if is_on(faults, "ees.rejects-valid-token"):
-                audience = f"wrong-audience.{settings.fqdn}"
-            if is_on(faults, "ees.ignores-aud"):
-                audience = None
+            audience = {"own": settings.fqdn, "wrong": f"wrong-audience.{settings.fqdn}", "none": None}
             self.verifier = TokenVerifier(
                 issuer=settings.trusted_issuer,
                 jwks=settings.trusted_jwks,
-                audience=audience,
+                audience=audience[behaviour.audience_check],
                 algorithms=settings.allowed_algorithms,
                 leeway=settings.leeway,
-                accept_alg_none=is_on(faults, "ees.accepts-alg-none"),
+                accept_alg_none=behaviour.accepts_alg_none,
+                check_exp=behaviour.checks_exp,
             )
 
     async def register(self, request: Request) -> Response:
         """EDGE-1 EECRegistration: admit, authorize, then register (201 echoing the request)."""
         body = await read_json_request(request)
-        eec = authenticate(request, self.settings.registry, body["eecId"])
-        check_gpsi(body, eec, enforce_binding=not is_on(self.faults, "ees.skips-gpsi-check"))
+        eec = authenticate(
+            request, self.settings.registry, body["eecId"], by_certificate=self.behaviour.identifies_eec_by_certificate
+        )
+        check_gpsi(body, eec, enforce_binding=self.behaviour.looks_at_ueid)
         if self.settings.authorization == "token":
-            self._authorize_by_token(request, eec, body.get("ueId", eec.gpsi))
+            self._authorize_by_token(request, eec)
         else:
             self._authorize_locally(request, eec)
         registration_id = str(uuid.uuid4())
         location = f"{request.url.scheme}://{request.url.netloc}{REGISTRATIONS_PATH}/{registration_id}"
         return JSONResponse(body, status_code=201, headers={"Location": location})
 
-    def _authorize_by_token(self, request: Request, eec: KnownEec, gpsi: str) -> None:
+    def _authorize_by_token(self, request: Request, eec: KnownEec) -> None:
         try:
             token = self._bearer_token(request)
             if token is None:
                 raise bearer_refusal(self.realm, 401, "TOKEN_REQUIRED", "an access token is required")
-            self._check_token(token, eec, gpsi)
+            self._check_token(token, eec)
         except Refusal as refusal:
-            if refusal.status != 401 or not is_on(self.faults, "ees.falls-back-to-local-policy"):
+            if refusal.status != 401 or not self.behaviour.fails_open_to_local_policy:
                 raise
             check_local_policy(eec)  # the fault: fail open to local policy
 
-    def _check_token(self, token: str, eec: KnownEec, gpsi: str) -> None:
-        """Signature and claims (401 invalid_token), then the scope (403 insufficient_scope)."""
+    def _check_token(self, token: str, eec: KnownEec) -> None:
+        """Signature and claims (401 invalid_token), then the scope (403 insufficient_scope).
+
+        ``sub`` must be the authenticated EEC's GPSI: the request's ``ueId`` was already bound to it.
+        """
         assert self.verifier is not None
         try:
             claims = self.verifier.verify(token)
-            self.verifier.check_client(claims, client_id=eec.eec_id, subject=gpsi)
+            subject = eec.gpsi if self.behaviour.checks_sub else None
+            self.verifier.check_client(claims, client_id=eec.eec_id, subject=subject)
         except InvalidToken as invalid:
             detail = f"invalid access token: {invalid}"
             raise bearer_refusal(self.realm, 401, "INVALID_TOKEN", detail, "invalid_token") from None
@@ -166,24 +171,26 @@ class _Ees:
 
     def _authorize_locally(self, request: Request, eec: KnownEec) -> None:
         """Local mode ignores tokens: a token never replaces the policy decision."""
-        if is_on(self.faults, "ees.token-bypasses-local-policy") and _carries_bearer(request):
+        policy = self.behaviour.local_policy
+        if policy == "skipped" or (policy == "bypassed-by-token" and _carries_bearer(request)):
             return
-        if is_on(self.faults, "ees.skips-local-policy"):
-            return
-        refuse_all = is_on(self.faults, "ees.refuses-authorized-eec")
-        check_local_policy(eec, allowed=False if refuse_all else None)
+        check_local_policy(eec, allowed=False if policy == "refuses-everyone" else None)
 
 
 def _carries_bearer(request: Request) -> bool:
     return any(value.lower().startswith("bearer ") for value in request.headers.getlist("authorization"))
 
 
-def build_ees_app(settings: EesSettings, faults: frozenset[str] = frozenset()) -> Starlette:
-    """The reference EES as an ASGI app, to serve with :class:`.server.ReferenceServer`."""
-    ees = _Ees(settings, faults)
+def build_ees_app(settings: EesSettings, behaviour: EesBehaviour | None = None) -> ASGIApp:
+    """The reference EES as an ASGI app, to serve with :class:`.server.ReferenceServer`.
+
+    ``behaviour`` defaults to the correct one; ``faults.ees_behaviour(names)`` gives a faulty one.
+    """
+    behaviour = behaviour or EesBehaviour()
+    ees = _Ees(settings, behaviour)
     app = Starlette(
         routes=[Route(REGISTRATIONS_PATH, ees.register, methods=["POST"])],
         exception_handlers=EXCEPTION_HANDLERS,
     )
-    app.state.settings, app.state.faults = settings, faults
-    return app
+    app.state.settings, app.state.behaviour = settings, behaviour
+    return disrupted(app, behaviour.disruption)

@@ -1,126 +1,257 @@
-"""Named faults: deliberate, one-at-a-time deviations of the reference ECS and EES.
+"""Named faults: deliberate deviations of the reference ECS and EES, as data.
 
-The reference servers are correct to TS 33.558 clauses 6.2/6.3. The harness proves that each
-of its checks *can* fail by switching a fault on and watching the matching check turn red::
+The reference servers are correct to TS 33.558 clauses 6.2/6.3. The harness proves that each of
+its checks *can* fail by switching a fault on and watching exactly the matching verdicts turn::
 
-    faults = parse_faults(["ees.ignores-aud", "ecs.token-without-sub"])
-    app = build_ees_app(settings, faults)          # only the EES ones affect the EES
+    faults = parse_faults(["ees.ignores-aud"])
+    behaviour = ees_behaviour(faults)        # EesBehaviour(audience_check="none", ...)
 
-Each fault changes exactly the one behaviour its name says and nothing else. TLS faults act
-on the server's TLS context, which the deployment builds: :func:`tls_knobs` tells it how.
+Each :class:`Fault` says which requirement IDs it violates (the self-test matrix derives
+everything from this), what else it unavoidably breaks and why, and its effect: the fields of
+:class:`EcsBehaviour` / :class:`EesBehaviour` it changes. The servers read only the behaviour,
+never fault names. Adding a fault is one entry below, plus a behaviour field when it needs a
+behaviour the reference does not have yet.
+
+Bracket faults (``kind="bracket"``) break the target part-way through a run or entirely; they
+violate no single requirement and prove that the harness's sanity probe and after-case positive
+control keep a broken target from earning PASS on a negative case.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
-from typing import Literal, TypedDict
+from dataclasses import dataclass, field, replace
+from typing import Any, Literal
 
 from conformance.reference.tls import ClientAuth
 
 Role = Literal["ecs", "ees"]
+Kind = Literal["requirement", "bracket"]
+
+
+@dataclass(frozen=True)
+class Disruption:
+    """Faults of the whole server, not of one rule: they break the bracket around every case."""
+
+    lockout_after: int = 0
+    """After this many requests from one EEC, refuse it (403) for the rest of the run; 0: never."""
+    refuse_everything: bool = False
+    rate_limit_window_s: float = 0.0
+    """Serve one request per window, answer 503 to the others; 0: no limit."""
+
+
+@dataclass(frozen=True)
+class TlsBehaviour:
+    client_auth: ClientAuth = "required"
+    check_time: bool = True
+    trust_rogue_ca: bool = False
+
+
+@dataclass(frozen=True)
+class EcsBehaviour:
+    """What the reference ECS does; the defaults are TS 33.558 6.2."""
+
+    tls: TlsBehaviour = TlsBehaviour()
+    disruption: Disruption = Disruption()
+    identifies_eec_by_certificate: bool = True
+    checks_gpsi: bool = True
+    applies_local_policy: bool = True
+    valid_provisioning_response: bool = True
+    token_with_sub: bool = True
+    problem_details: bool = True
+
+
+@dataclass(frozen=True)
+class EesBehaviour:
+    """What the reference EES does; the defaults are TS 33.558 6.3."""
+
+    tls: TlsBehaviour = TlsBehaviour()
+    disruption: Disruption = Disruption()
+    identifies_eec_by_certificate: bool = True
+    looks_at_ueid: bool = True
+    audience_check: Literal["own", "wrong", "none"] = "own"
+    accepts_alg_none: bool = False
+    checks_exp: bool = True
+    checks_sub: bool = True
+    fails_open_to_local_policy: bool = False
+    local_policy: Literal["enforced", "refuses-everyone", "skipped", "bypassed-by-token"] = "enforced"
 
 
 @dataclass(frozen=True)
 class Fault:
-    """One deliberate deviation: its name, the server it affects, what it does, what it breaks."""
+    """One deliberate deviation: its name, what it does, what it breaks, how the reference does it."""
 
     name: str
-    role: Role
     summary: str
-    requirements: tuple[str, ...]
+    violates: tuple[str, ...]
+    """Requirement IDs whose checks must turn FAIL (or WARN, for S) under this fault."""
+    also_breaks: tuple[tuple[str, str], ...] = ()
+    """(ID prefix, why): further verdicts that may turn, because the fault cannot avoid it."""
+    probe_fails: bool = False
+    """The fault refuses the positive control: the sanity probe fails on the targets it affects,
+    so their other cases are INCONCLUSIVE (never PASS)."""
+    kind: Kind = "requirement"
+    effect: dict[str, Any] = field(default_factory=dict)
+    """Behaviour fields it changes; ``tls.X`` and ``disruption.X`` reach the nested settings."""
+
+    @property
+    def role(self) -> Role:
+        return "ecs" if self.name.startswith("ecs.") else "ees"
 
 
-def _fault(name: str, summary: str, *requirements: str) -> Fault:
-    role: Role = "ecs" if name.startswith("ecs.") else "ees"
-    return Fault(name, role, summary, requirements)
+_TWINS = {"{R}-TLS-SHAPE": {"ecs": "ECS-TLS-08", "ees": "EES-TLS-07"}}
+"""IDs whose number differs between the roles."""
 
 
-_CATALOGUE = (
-    _fault(
-        "ecs.client-cert-optional",
-        "TLS requests a client certificate but does not require one; the app answers 403 without it.",
-        "ECS-TLS-01",
+def _both(name: str, summary: str, violates: tuple[str, ...], **rest: Any) -> tuple[Fault, Fault]:
+    """The same fault at the ECS and at the EES (an ``{R}`` in the IDs becomes ECS or EES)."""
+    return tuple(  # type: ignore[return-value]
+        Fault(f"{role}.{name}", summary, tuple(_for_role(rid, role) for rid in violates), **rest)
+        for role in ("ecs", "ees")
+    )
+
+
+def _for_role(rid: str, role: str) -> str:
+    return _TWINS[rid][role] if rid in _TWINS else rid.replace("{R}", role.upper())
+
+
+_TLS_ANY_CERT = {"tls.check_time": False, "tls.trust_rogue_ca": True}
+_FAIL_OPEN_REASON = "failing open serves what every token refusal refuses"
+
+_CATALOGUE: tuple[Fault, ...] = (
+    *_both(
+        "client-cert-optional",
+        "TLS requests a client certificate but does not require one; the app then refuses (403) without it.",
+        ("{R}-TLS-SHAPE",),
+        effect={"tls.client_auth": "optional"},
     ),
-    _fault(
-        "ees.client-cert-optional",
-        "TLS requests a client certificate but does not require one; the app answers 403 without it.",
-        "EES-TLS-01",
+    *_both(
+        "no-client-authentication",
+        "TLS never asks for a client certificate; the EEC is whoever the body's eecId claims to be.",
+        ("{R}-TLS-01", "{R}-TLS-02", "{R}-TLS-03"),
+        effect={"tls.client_auth": "none", "identifies_eec_by_certificate": False},
     ),
-    _fault(
-        "ecs.accepts-any-client-cert",
+    *_both(
+        "accepts-any-client-cert",
         "TLS also trusts the rogue and unrelated test CAs and ignores certificate validity times.",
-        "ECS-TLS-02",
-        "ECS-TLS-03",
+        ("{R}-TLS-02", "{R}-TLS-03"),
+        effect=_TLS_ANY_CERT,
     ),
-    _fault(
-        "ees.accepts-any-client-cert",
-        "TLS also trusts the rogue and unrelated test CAs and ignores certificate validity times.",
-        "EES-TLS-02",
-        "EES-TLS-03",
-    ),
-    _fault(
+    Fault(
         "ecs.skips-gpsi-check",
         "A ueId (GPSI) that does not belong to the authenticated EEC is accepted.",
-        "ECS-GPSI-01",
+        ("ECS-GPSI-01",),
+        effect={"checks_gpsi": False},
     ),
-    _fault(
+    Fault(
         "ees.skips-gpsi-check",
-        "A ueId (GPSI) that does not belong to the authenticated EEC is accepted; in token mode the "
-        "ueId is then judged only by the token's sub.",
-        "EES-GPSI-01",
+        "The EES never looks at ueId: a GPSI of another EEC is registered (a token's sub is still checked).",
+        ("EES-GPSI-01",),
+        effect={"looks_at_ueid": False},
     ),
-    _fault(
+    Fault(
         "ecs.skips-local-policy",
         "An authenticated EEC that local policy does not authorize is served (and gets tokens).",
-        "ECS-AUTHZ-01",
+        ("ECS-AUTHZ-01",),
+        effect={"applies_local_policy": False},
     ),
-    _fault(
+    Fault(
         "ecs.invalid-provisioning-response",
         "The 200 ECSServProvResp carries 'ednCnfgInfo: []' (violates minItems 1).",
-        "ECS-AUTHZ-02",
+        ("ECS-AUTHZ-02",),
+        also_breaks=(("ECS-TOK-01", "a response naming no EES carries no token"),),
+        effect={"valid_provisioning_response": False},
     ),
-    _fault("ecs.token-without-sub", "Issued EES access tokens carry no 'sub' claim.", "ECS-TOK-06"),
-    _fault(
+    Fault(
+        "ecs.token-without-sub",
+        "Issued EES access tokens carry no 'sub' claim.",
+        ("ECS-TOK-06",),
+        effect={"token_with_sub": False},
+    ),
+    Fault(
         "ecs.plain-error-bodies",
         "Refusals carry the right status but a text/plain body instead of ProblemDetails.",
-        "ECS-RESP-01",
+        ("ECS-RESP-01",),
+        effect={"problem_details": False},
     ),
-    _fault(
+    Fault(
         "ees.rejects-valid-token",
         "A valid token is refused: the EES checks 'aud' against a wrong name.",
-        "EES-TOK-01",
-        "EES-RESP-01",
+        ("EES-TOK-01", "EES-RESP-01"),
+        probe_fails=True,
+        effect={"audience_check": "wrong"},
     ),
-    _fault("ees.ignores-aud", "The EES does not check the token's 'aud' claim at all.", "EES-TOK-05"),
-    _fault(
+    Fault(
+        "ees.ignores-aud",
+        "The EES does not check the token's 'aud' claim at all.",
+        ("EES-TOK-05",),
+        effect={"audience_check": "none"},
+    ),
+    Fault(
         "ees.accepts-alg-none",
         "Unsigned tokens with alg 'none' (any letter case) are accepted without verification.",
-        "EES-TOK-03",
+        ("EES-TOK-03",),
+        effect={"accepts_alg_none": True},
     ),
-    _fault(
+    Fault(
+        "ees.accepts-expired-token",
+        "The EES does not check the token's 'exp' claim.",
+        ("EES-TOK-04",),
+        effect={"checks_exp": False},
+    ),
+    Fault(
+        "ees.ignores-sub",
+        "The EES does not compare the token's 'sub' with the GPSI of the request.",
+        ("EES-TOK-09",),
+        effect={"checks_sub": False},
+    ),
+    Fault(
         "ees.falls-back-to-local-policy",
         "Token-based EES: a missing or invalid token (a 401 case) falls back to local policy (fail open).",
-        "EES-TOK-10",
-        # failing open also serves what each of these refuses:
-        "EES-TOK-02",
-        "EES-TOK-03",
-        "EES-TOK-05",
+        ("EES-TOK-10", "EES-TOK-02", "EES-TOK-03", "EES-TOK-04", "EES-TOK-05", "EES-TOK-09"),
+        also_breaks=(("EES-TOK-", _FAIL_OPEN_REASON),),
+        effect={"fails_open_to_local_policy": True},
     ),
-    _fault(
+    Fault(
         "ees.refuses-authorized-eec",
         "Local-authorization EES: an EEC that local policy allows is refused.",
-        "EES-POL-01",
+        ("EES-POL-01", "EES-RESP-01"),
+        probe_fails=True,
+        effect={"local_policy": "refuses-everyone"},
     ),
-    _fault(
+    Fault(
         "ees.token-bypasses-local-policy",
         "Local-authorization EES: any request carrying a Bearer token is served, even for an EEC local policy refuses.",
-        "EES-POL-02",
+        ("EES-POL-02",),
+        effect={"local_policy": "bypassed-by-token"},
     ),
-    _fault(
+    Fault(
         "ees.skips-local-policy",
         "Local-authorization EES: every authenticated EEC is served, whatever local policy says.",
-        "EES-POL-02",
+        ("EES-POL-02",),
+        effect={"local_policy": "skipped"},
+    ),
+    *_both(
+        "locks-out-after-first-request",
+        "Serves each EEC once (the sanity probe), then refuses it (403) for the rest of the run.",
+        (),
+        kind="bracket",
+        effect={"disruption.lockout_after": 1},
+    ),
+    *_both(
+        "refuses-everything",
+        "Every request is refused with 403, the valid one too.",
+        (),
+        kind="bracket",
+        probe_fails=True,
+        effect={"disruption.refuse_everything": True},
+    ),
+    *_both(
+        "rate-limited",
+        "Serves one request per 30 s and answers 503 to the others.",
+        (),
+        kind="bracket",
+        effect={"disruption.rate_limit_window_s": 30.0},
     ),
 )
 
@@ -143,27 +274,28 @@ def faults_for(role: Role) -> tuple[Fault, ...]:
     return tuple(fault for fault in _CATALOGUE if fault.role == role)
 
 
-def is_on(faults: frozenset[str], name: str) -> bool:
-    """Whether fault ``name`` is switched on; a misspelt ``name`` in our own code is a ``KeyError``."""
-    if name not in FAULTS:
-        raise KeyError(f"no such reference fault: {name}")
-    return name in faults
+def ecs_behaviour(faults: Iterable[str] = ()) -> EcsBehaviour:
+    """What the reference ECS does with ``faults`` on (the ECS ones; others are ignored)."""
+    behaviour: EcsBehaviour = _apply(EcsBehaviour(), faults, "ecs")
+    return behaviour
 
 
-class TlsKnobs(TypedDict):
-    """How the deployment must build a server's TLS context for the active faults."""
-
-    client_auth: ClientAuth
-    check_time: bool
-    trust_rogue_ca: bool
+def ees_behaviour(faults: Iterable[str] = ()) -> EesBehaviour:
+    """What the reference EES does with ``faults`` on (the EES ones; others are ignored)."""
+    behaviour: EesBehaviour = _apply(EesBehaviour(), faults, "ees")
+    return behaviour
 
 
-def tls_knobs(faults: frozenset[str], role: Role) -> TlsKnobs:
-    """The TLS settings for ``role`` (``"ecs"``/``"ees"``); without faults: strict mutual TLS."""
-    any_cert = is_on(faults, f"{role}.accepts-any-client-cert")
-    optional = is_on(faults, f"{role}.client-cert-optional")
-    return TlsKnobs(
-        client_auth="optional" if optional else "required",
-        check_time=not any_cert,
-        trust_rogue_ca=any_cert,
-    )
+def _apply(behaviour: Any, faults: Iterable[str], role: Role) -> Any:
+    for name in sorted(parse_faults(faults)):
+        fault = FAULTS[name]
+        if fault.role != role:
+            continue
+        for path, value in fault.effect.items():
+            behaviour = _set(behaviour, path.split("."), value)
+    return behaviour
+
+
+def _set(obj: Any, path: list[str], value: Any) -> Any:
+    head, *rest = path
+    return replace(obj, **{head: _set(getattr(obj, head), rest, value) if rest else value})

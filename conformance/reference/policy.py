@@ -129,8 +129,17 @@ def client_identity(scope: Mapping[str, Any]) -> str | None:
     return common_name if isinstance(common_name, str) else None
 
 
-def authenticate(request: Request, registry: EecRegistry, eec_id: str) -> KnownEec:
-    """The EEC the TLS handshake authenticated, bound to the body's ``eecId`` (403 otherwise)."""
+def authenticate(request: Request, registry: EecRegistry, eec_id: str, *, by_certificate: bool = True) -> KnownEec:
+    """The EEC the TLS handshake authenticated, bound to the body's ``eecId`` (403 otherwise).
+
+    ``by_certificate=False`` is the ``*.no-client-authentication`` fault: the EEC is whoever the
+    body's ``eecId`` claims to be.
+    """
+    if not by_certificate:
+        claimed = registry.get(eec_id)
+        if claimed is None:
+            raise forbidden("eecId does not identify a known EEC", "UNKNOWN_EEC")
+        return claimed
     if not has_client_certificate(request.scope):
         raise forbidden("no client certificate was presented in the TLS handshake", "NO_CLIENT_CERTIFICATE")
     eec = registry.get(client_identity(request.scope))

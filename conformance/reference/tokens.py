@@ -93,8 +93,9 @@ class TokenMinter:
 class TokenVerifier:
     """Verifies access tokens for one resource server: signature, then claims.
 
-    ``audience=None`` skips the ``aud`` check and ``accept_alg_none`` skips the signature of
-    ``alg: none`` tokens: both exist only for the reference's named faults.
+    ``audience=None`` skips the ``aud`` check, ``check_exp=False`` the ``exp`` check and
+    ``accept_alg_none`` the signature of ``alg: none`` tokens: they exist only for the
+    reference's named faults.
     """
 
     def __init__(
@@ -106,10 +107,12 @@ class TokenVerifier:
         algorithms: Collection[str],
         leeway: int = 30,
         accept_alg_none: bool = False,
+        check_exp: bool = True,
     ) -> None:
         check_signature_algorithms(algorithms)
         self.issuer, self.audience, self.leeway = issuer, audience, leeway
         self.algorithms, self.accept_alg_none = frozenset(algorithms), accept_alg_none
+        self.check_exp = check_exp
         self.keys: list[Key] = list(KeySet.import_key_set(dict(jwks)).keys)  # type: ignore[arg-type]
         if any(key.key_type not in _KEY_TYPES.values() for key in self.keys):
             raise ValueError("the trusted JWKS may hold only EC and RSA keys (no 'oct' secrets)")
@@ -121,11 +124,11 @@ class TokenVerifier:
         self._check_times(claims)
         return claims
 
-    def check_client(self, claims: Mapping[str, Any], *, client_id: str, subject: str) -> None:
-        """The token was issued to this EEC (``client_id``) for this GPSI (``sub``)."""
+    def check_client(self, claims: Mapping[str, Any], *, client_id: str, subject: str | None) -> None:
+        """The token was issued to this EEC (``client_id``) for its GPSI (``sub``; ``None`` skips it, a fault)."""
         if claims.get("client_id") != client_id:
             raise InvalidToken("client_id is missing or is not the authenticated EEC")
-        if claims.get("sub") != subject:
+        if subject is not None and claims.get("sub") != subject:
             raise InvalidToken("sub is missing or is not the GPSI of the request")
 
     @staticmethod
@@ -189,9 +192,11 @@ class TokenVerifier:
         for name in ("exp", "nbf", "iat"):
             if name in claims and not _is_number(claims[name]):
                 raise InvalidToken(f"{name} is not a number")
-        if "exp" not in claims:
+        if not self.check_exp:  # fault ees.accepts-expired-token
+            pass
+        elif "exp" not in claims:
             raise InvalidToken("exp is missing")
-        if now >= claims["exp"] + self.leeway:
+        elif now >= claims["exp"] + self.leeway:
             raise InvalidToken("the token has expired")
         if "nbf" in claims and claims["nbf"] > now + self.leeway:
             raise InvalidToken("the token is not valid yet (nbf)")

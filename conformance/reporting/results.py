@@ -1,7 +1,9 @@
 """The run record: one entry per conformance case, the single source of every report.
 
-``results.json`` is written from :class:`RunRecord`; the summary table, the JUnit file
-(pytest's own) and any later HTML view all draw from the same verdicts.
+``results.json`` (``schema_version`` 1) is :meth:`RunRecord.to_json`; the summary printed at the
+end of a run, the JUnit file and the HTML report all draw from the same verdicts. A case holds
+the verdict of each requirement it judged (M and S apart); :func:`coverage` folds those into
+one line per catalogue ID, so a run also says what it did *not* test.
 """
 
 from __future__ import annotations
@@ -14,63 +16,184 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from conformance import __version__
-from conformance.requirements import Level
-from conformance.verdicts import SEVERITY, Verdict, exit_status, worst
+from conformance import __version__, requirements
+from conformance.verdicts import REQUIREMENT_SEVERITY, SEVERITY, RequirementVerdict, Verdict, exit_status, worst
+
+SCHEMA_VERSION = 1
+NOT_JUDGED = "not judged"
+
+
+def _now() -> str:
+    return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
 
 
 @dataclass
 class CaseRecord:
-    """What one test established: the verdict, why, and the evidence behind it."""
+    """What one test established: the verdict of each requirement, why, and the evidence."""
 
     id: str
     title: str
-    requirements: list[str]
-    role: str
     target: str
-    level: Level
-    verdict: Verdict = Verdict.PASS
-    message: str = ""
+    role: str
+    cited: list[str]
+    requirements: list[RequirementVerdict] = field(default_factory=list)
     phases: list[dict[str, str]] = field(default_factory=list)
     evidence: list[dict[str, Any]] = field(default_factory=list)
+    reproduce: dict[str, str] = field(default_factory=dict)
     duration_s: float = 0.0
 
-    def add(self, phase: str, verdict: Verdict, message: str) -> None:
-        """Fold in a phase's verdict; the most severe one wins, its message with it."""
-        self.phases.append({"phase": phase, "verdict": verdict.value, "message": message})
-        self.verdict = worst([Verdict(p["verdict"]) for p in self.phases])
-        self.message = next(p["message"] for p in self.phases if p["verdict"] == self.verdict)
+    @property
+    def verdict(self) -> Verdict:
+        return worst(r.verdict for r in self.requirements)
+
+    @property
+    def message(self) -> str:
+        """The message of the requirement that decided the case's verdict."""
+        return next((r.message for r in self.requirements if r.verdict == self.verdict and r.message), "")
+
+    def fold(self, phase: str, judged: list[RequirementVerdict]) -> None:
+        """Fold in a phase's verdicts: per requirement, the most severe one wins, its message with it."""
+        self.phases.append({"phase": phase, "verdicts": ", ".join(f"{r.id}={r.verdict}" for r in judged)})
+        known = {r.id: r for r in self.requirements}
+        for new in judged:
+            old = known.get(new.id)
+            if old is None:
+                self.requirements.append(new)
+                known[new.id] = new
+            elif new.verdict is not None and (old.verdict is None or worst([old.verdict, new.verdict]) != old.verdict):
+                old.verdict, old.message, old.stale = new.verdict, new.message, old.stale and new.stale
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "title": self.title,
+            "target": self.target,
+            "role": self.role,
+            "verdict": self.verdict.value,
+            "message": self.message,
+            "duration_s": round(self.duration_s, 4),
+            "requirements": [_requirement_json(r) for r in self.requirements],
+            "evidence": self.evidence,
+            "reproduce": self.reproduce,
+            "phases": self.phases,
+        }
+
+
+def _requirement_json(r: RequirementVerdict) -> dict[str, Any]:
+    deviation = {"reason": r.deviation, "stale": r.stale} if r.deviation is not None else None
+    return {
+        "id": r.id,
+        "level": r.level,
+        "clause": requirements.lookup(r.id).clause,
+        "verdict": r.verdict.value if r.verdict is not None else None,
+        "message": r.message,
+        "deviation": deviation,
+    }
+
+
+@dataclass
+class CoverageRow:
+    """One catalogue ID in one run: tested (and how), not applicable, not selected, not covered."""
+
+    id: str
+    state: str
+    verdict: Verdict | None
+    tests: list[str]
+    reason: str = ""
+
+
+def coverage(cases: list[CaseRecord], cited_by_suites: set[str], roles_run: set[str]) -> list[CoverageRow]:
+    """Every catalogue ID with what this run knows of it.
+
+    ``cited_by_suites``: the IDs some test of this harness version cites (before selection);
+    ``roles_run``: the roles that had a target in this run.
+    """
+    rows = []
+    for rid, requirement in requirements.catalogue().items():
+        judged = [(c, r) for c in cases for r in c.requirements if r.id == rid and r.verdict is not None]
+        if judged:
+            verdict = worst((r.verdict for _, r in judged), REQUIREMENT_SEVERITY)
+            tests = list(dict.fromkeys(c.id for c, _ in judged))
+            reason = ""
+            state = "tested"
+            if verdict == Verdict.NA:
+                state = "not-applicable"
+                reason = "; ".join(dict.fromkeys(r.message.splitlines()[0] for _, r in judged if r.message))
+            rows.append(CoverageRow(rid, state, verdict, tests, reason))
+        elif rid in cited_by_suites:
+            why = "not selected (--req)" if requirement.role in roles_run else f"no {requirement.role.upper()} target"
+            rows.append(CoverageRow(rid, "not-selected", None, [], why))
+        else:
+            rows.append(CoverageRow(rid, "not-covered", None, [], "no test in this harness version checks it yet"))
+    return rows
 
 
 @dataclass
 class RunRecord:
     targets: list[dict[str, Any]]
     options: dict[str, Any]
-    started: str = field(default_factory=lambda: dt.datetime.now(dt.UTC).isoformat(timespec="seconds"))
+    command: str = ""
+    strict: bool = False
+    started: str = field(default_factory=_now)
     finished: str = ""
+    duration_s: float = 0.0
+    interrupted: bool = False
     cases: list[CaseRecord] = field(default_factory=list)
     sanity: list[dict[str, Any]] = field(default_factory=list)
+    cited_by_suites: set[str] = field(default_factory=set)
     tls_connections: int = 0
+    http_requests: int = 0
 
     def counts(self) -> dict[Verdict, int]:
         counter = Counter(c.verdict for c in self.cases)
         return {v: counter.get(v, 0) for v in SEVERITY}
 
+    def coverage(self) -> list[CoverageRow]:
+        return coverage(self.cases, self.cited_by_suites, {t["role"] for t in self.targets})
+
     def exit_status(self) -> int:
         return exit_status(self.counts())
 
+    def mark_stale_deviations(self) -> None:
+        """A declared deviation is stale when its requirement was judged and held on that target."""
+        for target in self.targets:
+            for deviation in target.get("deviations", []):
+                judged = [
+                    r
+                    for c in self.cases
+                    if c.target == target["name"]
+                    for r in c.requirements
+                    if r.id == deviation["requirement"] and r.verdict is not None
+                ]
+                deviation["stale"] = bool(judged) and all(r.stale for r in judged)
+
     def to_json(self) -> dict[str, Any]:
-        counts = {v.value: n for v, n in self.counts().items()}
+        rows = self.coverage()
+        by_state = Counter(r.state for r in rows if r.state in ("not-selected", "not-covered"))
+        by_verdict = Counter(r.verdict.value for r in rows if r.verdict is not None)
         return {
+            "schema_version": SCHEMA_VERSION,
             "harness": {"name": "ts33558-conformance", "version": __version__},
-            "started": self.started,
-            "finished": self.finished,
+            "run": {
+                "started": self.started,
+                "finished": self.finished,
+                "duration_s": round(self.duration_s, 3),
+                "state": "interrupted" if self.interrupted else "complete",
+                "strict": self.strict,
+                "command": self.command,
+                "options": self.options,
+            },
             "targets": self.targets,
-            "options": self.options,
-            "counts": {**counts, "total": len(self.cases), "tls_connections": self.tls_connections},
+            "counts": {
+                "cases": {**{v.value: n for v, n in self.counts().items()}, "total": len(self.cases)},
+                "requirements": {**{v.value: by_verdict.get(v.value, 0) for v in SEVERITY}, **by_state},
+                "tls_connections": self.tls_connections,
+                "http_requests": self.http_requests,
+            },
             "exit_status": self.exit_status(),
+            "coverage": [_coverage_json(r) for r in rows],
             "sanity_probes": self.sanity,
-            "tests": [asdict(c) for c in self.cases],
+            "cases": [c.to_json() for c in self.cases],
         }
 
     def write(self, directory: Path) -> Path:
@@ -82,26 +205,64 @@ class RunRecord:
         return path
 
 
+def _coverage_json(row: CoverageRow) -> dict[str, Any]:
+    requirement = requirements.lookup(row.id)
+    return {
+        **asdict(row),
+        "verdict": row.verdict.value if row.verdict is not None else None,
+        "level": requirement.level,
+        "clause": requirement.clause,
+        "role": requirement.role,
+        "text": requirement.text,
+    }
+
+
+def coverage_lines(rows: list[CoverageRow]) -> list[str]:
+    """``requirements: 20 of 53 tested (18 PASS, 1 WARN, 1 N/A); 33 not covered by this harness version``."""
+    tested = [r for r in rows if r.state in ("tested", "not-applicable")]
+    verdicts = Counter(r.verdict for r in tested if r.verdict is not None)
+    shown = ", ".join(f"{verdicts[v]} {v.value}" for v in REQUIREMENT_SEVERITY if verdicts[v])
+    line = f"requirements: {len(tested)} of {len(rows)} tested ({shown or 'none'})"
+    not_selected = [r for r in rows if r.state == "not-selected"]
+    not_covered = [r for r in rows if r.state == "not-covered"]
+    if not_selected:
+        line += f"; {len(not_selected)} not selected in this run"
+    if not_covered:
+        line += f"; {len(not_covered)} not covered by this harness version"
+    lines = [line]
+    if not_covered:
+        lines.append("  not covered: " + " ".join(r.id for r in not_covered))
+    return lines
+
+
 def summary_lines(record: RunRecord) -> list[str]:
-    """The summary table printed at the end of a run: one row per case, then why for the others."""
-    cases = sorted(record.cases, key=lambda c: (c.role, c.requirements, c.target, c.id))
-    width = max([len(",".join(c.requirements)) for c in cases] + [11]) + 2
+    """The summary printed at the end of a run: one row per case, why for the others, coverage."""
+    cases = sorted(record.cases, key=lambda c: (c.role, c.cited, c.target, c.id))
+    width = max([len(",".join(c.cited)) for c in cases] + [11]) + 2
     rows = [f"{'VERDICT':<14}{'REQUIREMENT':<{width}}CASE"]
-    rows += [f"{c.verdict.value:<14}{','.join(c.requirements):<{width}}{_short(c.id)}" for c in cases]
-    explained: dict[tuple[Verdict, str], list[CaseRecord]] = {}
+    rows += [f"{c.verdict.value:<14}{','.join(c.cited):<{width}}{_short(c.id)}" for c in cases]
+    explained: dict[tuple[str, str, str], list[CaseRecord]] = {}
     for case in cases:
-        if case.verdict not in (Verdict.PASS, Verdict.NA):
-            explained.setdefault((case.verdict, case.message), []).append(case)
-    for (verdict, message), group in explained.items():  # one message, however many cases share it
+        for r in case.requirements:
+            if r.verdict is not None and (r.verdict not in (Verdict.PASS, Verdict.NA) or r.stale):
+                key = ("PASS (stale deviation)" if r.stale else r.verdict.value, r.id, r.message or _stale(r))
+                explained.setdefault(key, []).append(case)
+    for (verdict, rid, message), group in explained.items():  # one message, however many cases share it
         names = ", ".join(_short(c.id) for c in group[:3]) + (f" and {len(group) - 3} more" if len(group) > 3 else "")
-        rows += ["", f"{verdict.value} {names}", *(f"    {line}" for line in message.splitlines())]
+        rows += ["", f"{verdict} {rid}: {names}", *(f"    {line}" for line in message.splitlines())]
     counts = record.counts()
     rows.append("")
     rows.append(
-        "  ".join(f"{v.value}: {counts[v]}" for v in reversed(SEVERITY))
+        "cases: "
+        + "  ".join(f"{v.value}: {counts[v]}" for v in reversed(SEVERITY))
         + f"  (total {len(record.cases)}, TLS connections {record.tls_connections})"
     )
+    rows += coverage_lines(record.coverage())
     return rows
+
+
+def _stale(r: RequirementVerdict) -> str:
+    return f"the target declared a deviation ({r.deviation}) but met the requirement: remove the deviation"
 
 
 def _short(node_id: str) -> str:

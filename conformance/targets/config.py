@@ -28,12 +28,14 @@ from conformance.errors import ConfigError
 from conformance.requirements import catalogue
 from conformance.targets import values
 from conformance.targets.model import (
+    HTTP_VERSIONS,
     Authorization,
     CandidateEes,
     ClientAuth,
     Deviation,
     EecIdentity,
     EecRole,
+    HttpVersion,
     Role,
     TargetConfig,
     TokenDelivery,
@@ -295,7 +297,7 @@ def load_target(path: Path) -> TargetConfig:
         trust_anchor=target.file("trust_anchor", values.CERTIFICATE),
         client_auth=target.choice("client_auth", _CLIENT_AUTHS),
         timeout=target.number("timeout", 5.0, low=0, high=120),
-        http2=target.boolean("http2", True),
+        http_versions=_http_versions(target),
         request_template=target.file("request_template", values.request_template, None),
         client_certs=client_certs,
         harness_material=harness.directory("material"),
@@ -317,6 +319,15 @@ def load_targets(paths: Iterable[Path]) -> list[TargetConfig]:
             raise ConfigError(path, "target.name", problem, "set a distinct name (it defaults to the file name)")
         configs.append(config)
     return configs
+
+
+def _http_versions(t: _Table) -> tuple[HttpVersion, ...]:
+    if not t.has("http_versions"):
+        return HTTP_VERSIONS
+    chosen = t.strings("http_versions", values.one_of(HTTP_VERSIONS, "HTTP version"))
+    if len(set(chosen)) != len(chosen):
+        t.fail("http_versions", "lists a version twice", 'write each once, preferred first: ["2", "1.1"]')
+    return tuple(v for c in chosen for v in HTTP_VERSIONS if v == c)
 
 
 def _extra(t: _Table) -> dict[str, str]:

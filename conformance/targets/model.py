@@ -14,6 +14,10 @@ Role = Literal["ecs", "ees"]
 ClientAuth = Literal["mutual-certificate", "server-certificate", "psk"]
 Authorization = Literal["token", "local"]
 EecRole = Literal["authorized", "unauthorized", "second"]
+HttpVersion = Literal["2", "1.1"]
+HTTP_VERSIONS: tuple[HttpVersion, ...] = ("2", "1.1")
+ALPN_IDS: dict[HttpVersion, str] = {"2": "h2", "1.1": "http/1.1"}
+"""The ALPN protocol ID (RFC 7301) that offers each HTTP version over TLS."""
 
 
 @dataclass(frozen=True)
@@ -109,7 +113,9 @@ class TargetConfig:
     harness_material: Path | None = None
     """Directory written by ``conformance pki export``; ``None``: a throwaway one per run."""
     timeout: float = 5.0
-    http2: bool = True
+    http_versions: tuple[HttpVersion, ...] = HTTP_VERSIONS
+    """The HTTP versions the target speaks, preferred first; each is offered alone (its ALPN ID
+    only), so a negative TLS case and its positive controls speak exactly the same transport."""
     deviations: tuple[Deviation, ...] = ()
     request_template: Path | None = None
     """Optional JSON body the harness starts every ECSServProvReq / EECRegistration from."""
@@ -124,14 +130,9 @@ class TargetConfig:
     trusted_issuer: TrustedIssuer | None = None
     extra: dict[str, str] = field(default_factory=dict)
 
-    def eec(self, role: EecRole) -> EecIdentity:
-        """The declared EEC with this role (the loader guarantees ``authorized`` exists)."""
-        for identity in self.eecs:
-            if identity.role == role:
-                return identity
-        from conformance.errors import NotApplicable
-
-        raise NotApplicable(f"target {self.name} declares no EEC identity with role '{role}' ([[eec]] role)")
-
     def deviation(self, requirement: str) -> Deviation | None:
         return next((d for d in self.deviations if d.requirement == requirement), None)
+
+    def deviation_reasons(self) -> dict[str, str]:
+        """The declared deviations: requirement ID -> reason."""
+        return {d.requirement: d.reason for d in self.deviations}

@@ -20,7 +20,7 @@ __all__ = ["TABLES", "dump_target", "toml_value"]
 # Keys name the model's fields (``material`` excepted), so the writer can read them off the dataclasses.
 TABLES: Final[dict[str, str | None]] = {
     "": "target harness eec ees ecs deviation extra",
-    "target": "name role base_url fqdn trust_anchor client_auth timeout http2 request_template",
+    "target": "name role base_url fqdn trust_anchor client_auth timeout http_versions request_template",
     "harness": "client_certs material",
     "eec": "role eec_id gpsi cert key",
     "ees": "authorization service_names token_issuer",

@@ -37,6 +37,17 @@ def matching(pattern: str, what: str, fix: str) -> Check:
     return check
 
 
+def one_of(allowed: Iterable[str], what: str) -> Check:
+    options = tuple(allowed)
+
+    def check(value: str) -> None:
+        if value not in options:
+            listing = "use one of " + ", ".join(f'"{option}"' for option in options)
+            raise Invalid(f"{value!r} is not a known {what}", did_you_mean(value, options, listing))
+
+    return check
+
+
 FQDN = matching(
     r"(?=.{4,253}\Z)([0-9A-Za-z]([-0-9A-Za-z]{0,61}[0-9A-Za-z])?\.)+[A-Za-z]{2,63}\.?",
     "a fully qualified domain name",

@@ -6,9 +6,9 @@ import pytest
 from conformance.checks import http
 
 
-@pytest.mark.req("ECS-GPSI-01")
+@pytest.mark.req("ECS-GPSI-01", "ECS-RESP-01")
 def test_refuses_gpsi_of_another_eec(ecs):
-    """ECS-GPSI-01: the authorized EEC sending another EEC's GPSI as ueId is refused with 403."""
-    foreign = ecs.identity("second").gpsi
-    exchange = ecs.provision(gpsi=foreign)
-    http.status_in(exchange, {403}, meaning="a refusal of a GPSI that does not belong to the authenticated EEC")
+    """The authorized EEC sending a GPSI of valid form that is not its own gets no service (403)."""
+    exchange = ecs.provision(gpsi=ecs.foreign_gpsi())
+    http.refused(exchange, meaning="the GPSI does not belong to the authenticated EEC")
+    http.refusal_shape(exchange, status=403)

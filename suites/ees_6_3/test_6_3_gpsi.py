@@ -6,10 +6,9 @@ import pytest
 from conformance.checks import http
 
 
-@pytest.mark.req("EES-GPSI-01")
+@pytest.mark.req("EES-GPSI-01", "EES-RESP-02")
 def test_refuses_gpsi_of_another_eec(ees):
-    """EES-GPSI-01: the authorized EEC registering with another EEC's GPSI (token sub to match) is refused with 403."""
-    foreign = ees.identity("second").gpsi
-    token = ees.token(sub=foreign) if ees.config.authorization == "token" else None
-    exchange = ees.register(token=token, gpsi=foreign)
-    http.status_in(exchange, {403}, meaning="a refusal of a GPSI that does not belong to the authenticated EEC")
+    """The authorized EEC, with its own certificate and its own valid token, registering a foreign ueId is refused."""
+    exchange = ees.register(token=ees.token_if_required(), gpsi=ees.foreign_gpsi())
+    http.refused(exchange, meaning="the ueId (GPSI) does not belong to the authenticated EEC")
+    http.refusal_shape(exchange, status=403)
