@@ -11,6 +11,7 @@ failed, 1 at least one FAIL, 2 no FAIL but ERROR/INCONCLUSIVE or no run.
 Markers a suite uses::
 
     @pytest.mark.req("EES-TOK-05", "EES-RESP-02")   # what the case judges: its outcome, and the refusal's shape
+    @pytest.mark.req("EES-TOK-09", level="S")         # a part the catalogue grades S ("a token without sub: S")
     @pytest.mark.needs("token-authorization")         # N/A, before any probe, when the declaration lacks it
     @pytest.mark.every_transport                      # one variant per declared HTTP version (TLS cases)
     @pytest.mark.positive_control                     # the case is itself the positive control
@@ -31,6 +32,7 @@ from conformance import requirements
 from conformance.errors import ConfigError, HarnessError, Inconclusive, NotApplicable
 from conformance.evidence import EvidenceLog, Note
 from conformance.reporting.reproduce import reproduce_block
+from conformance.requirements import LEVELS, Level
 from conformance.reporting.results import CaseRecord, RunRecord, summary_lines
 from conformance.run import ConformanceRun, Options
 from conformance.targets.model import HttpVersion, Role, TargetConfig
@@ -198,9 +200,18 @@ def _validate_markers(item: pytest.Item, ids: list[str]) -> None:
             requirements.lookup(rid)
         except KeyError as exc:
             raise pytest.UsageError(f"{item.nodeid}: {exc.args[0]}") from None
+    for level in (m.kwargs.get("level") for m in item.iter_markers("req")):
+        if level is not None and level not in LEVELS:
+            raise pytest.UsageError(f"{item.nodeid}: req(level={level!r}): use one of {', '.join(LEVELS)}")
     for name in needs(item):
         if name not in CAPABILITIES:
             raise pytest.UsageError(f"{item.nodeid}: needs({name!r}): unknown, use one of {', '.join(CAPABILITIES)}")
+
+
+def _judged_level(item: pytest.Item) -> Level | None:
+    """``@pytest.mark.req("EES-TOK-09", level="S")``: the part of the requirement the catalogue grades S."""
+    levels = [mark.kwargs["level"] for mark in item.iter_markers("req") if "level" in mark.kwargs]
+    return levels[0] if levels else None
 
 
 def requirement_ids(item: pytest.Item) -> list[str]:
@@ -269,7 +280,7 @@ def _bracketed(request: pytest.FixtureRequest, evidence: EvidenceLog, transport:
     evidence.add(Note("sanity probe", probe.message))
     yield target
     case = request.node.stash.get(CASE, None)
-    if not is_control and case is not None and case.verdict in (Verdict.PASS, Verdict.WARN):
+    if not is_control and case is not None and case.outcome_held():
         _control_after(target)
 
 
@@ -303,6 +314,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
         role=case.role,
         strict=run.options.strict,
         deviations=target.deviation_reasons() if target else {},
+        outcome_level=_judged_level(item),
     )
     for verdict in judged:
         if verdict.verdict in (Verdict.FAIL, Verdict.WARN) and not verdict.deviation:
@@ -334,10 +346,13 @@ def _reproduce_command(options: Options, target: TargetConfig | None, case: Case
 def _apply(report: pytest.TestReport, item: pytest.Item, case: CaseRecord) -> None:
     verdict = case.verdict
     report.conformance_verdict = verdict  # type: ignore[attr-defined]
-    report.user_properties = [
-        *[(k, v) for k, v in report.user_properties if not k.startswith("requirement")],
+    # JUnit writes the teardown report's properties, which pytest copies from the item.
+    item.user_properties[:] = [
+        *[(k, v) for k, v in item.user_properties if k not in ("requirement", "verdict")],
+        ("verdict", verdict.value),
         *[("requirement", f"{r.id} ({r.level}): {r.verdict or 'not judged'}") for r in case.requirements],
     ]
+    report.user_properties = list(item.user_properties)
     message = case.message
     if verdict in (Verdict.PASS, Verdict.WARN):
         report.outcome = "passed"
@@ -361,6 +376,7 @@ def _case(item: pytest.Item) -> CaseRecord:
             target=target.name if target else "",
             role=target.role if target else "",
             cited=requirement_ids(item),
+            positive_control=item.get_closest_marker("positive_control") is not None,
         )
     return item.stash[CASE]
 

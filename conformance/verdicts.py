@@ -29,6 +29,9 @@ class Verdict(enum.StrEnum):
 SEVERITY = [Verdict.ERROR, Verdict.INCONCLUSIVE, Verdict.FAIL, Verdict.WARN, Verdict.NA, Verdict.PASS]
 """Order in which verdicts win within one case (a broken bracket outweighs what the case saw)."""
 
+LEVEL_ORDER: list[Level] = ["M", "S", "I"]
+"""A case may judge a requirement below its catalogue level (the catalogue says which parts), never above."""
+
 REQUIREMENT_SEVERITY = [Verdict.FAIL, Verdict.ERROR, Verdict.INCONCLUSIVE, Verdict.WARN, Verdict.PASS, Verdict.NA]
 """Order in which verdicts win across the cases of one requirement: one FAIL anywhere is the
 requirement's FAIL, and a PASS on one target outweighs N/A on a target without the feature."""
@@ -78,6 +81,7 @@ def judge(
     role: str,
     strict: bool = False,
     deviations: Mapping[str, str] | None = None,
+    outcome_level: Level | None = None,
 ) -> list[RequirementVerdict]:
     """The verdict of every requirement a case cites (and of one it did not cite but violated).
 
@@ -89,6 +93,9 @@ def judge(
     * any other :class:`CheckFailed`: the case's outcome requirements (all it cites but shape
       owners, or all if it cites only those); shape owners are then not judged;
     * N/A, INCONCLUSIVE, ERROR: every cited requirement alike.
+
+    ``outcome_level`` judges the outcome requirements at a lower level than the catalogue's, for
+    the parts the catalogue itself grades lower ("a token without ``sub``: S").
     """
     deviations = deviations or {}
     ids = list(dict.fromkeys(cited))
@@ -108,13 +115,23 @@ def judge(
         kind = decide(exc, level="M")
         return [RequirementVerdict(rid, requirements.lookup(rid).level, kind, _text(exc)) for rid in ids]
     ids += sorted(violated - set(ids))
-    return [_one(rid, exc if rid in violated else None, rid in violated | held, strict, deviations) for rid in ids]
+    levels = {rid: outcome_level for rid in outcome_ids if outcome_level is not None}
+    return [
+        _one(rid, exc if rid in violated else None, rid in violated | held, strict, deviations, levels.get(rid))
+        for rid in ids
+    ]
 
 
 def _one(
-    rid: str, exc: BaseException | None, judged: bool, strict: bool, deviations: Mapping[str, str]
+    rid: str,
+    exc: BaseException | None,
+    judged: bool,
+    strict: bool,
+    deviations: Mapping[str, str],
+    level_here: Level | None = None,
 ) -> RequirementVerdict:
-    level = requirements.lookup(rid).level
+    catalogued = requirements.lookup(rid).level
+    level = max(catalogued, level_here or catalogued, key=LEVEL_ORDER.index)
     deviation = deviations.get(rid)
     if not judged:
         return RequirementVerdict(rid, level, None, "not judged: the case ended before it", deviation)

@@ -22,8 +22,20 @@ class Finished:
         data: dict[str, Any] = json.loads((self.out / "results.json").read_text("utf-8"))
         return data
 
+    def cases(self) -> list[dict[str, Any]]:
+        cases: list[dict[str, Any]] = self.results()["cases"]
+        return cases
+
     def verdicts(self) -> dict[str, str]:
-        return {t["id"]: t["verdict"] for t in self.results()["tests"]}
+        """Case ID -> the case's verdict."""
+        return {c["id"]: c["verdict"] for c in self.cases()}
+
+    def judged(self) -> list[tuple[str, str, str]]:
+        """(case ID, requirement ID, verdict) for every requirement a case judged."""
+        return [(c["id"], r["id"], r["verdict"]) for c in self.cases() for r in c["requirements"] if r["verdict"]]
+
+    def requirements_with(self, verdict: str) -> set[str]:
+        return {rid for _, rid, v in self.judged() if v == verdict}
 
 
 def conformance(*args: str | Path, out: Path | None = None, limit: float = 120.0) -> Finished:

@@ -7,26 +7,57 @@ from evidence_factory import exchange, token
 
 from conformance.checks import http, tls, tokens
 from conformance.checks.schema import EXAMPLE_EEC_REGISTRATION, EXAMPLE_SERV_PROV_RESP
-from conformance.errors import CheckFailed, Inconclusive
+from conformance.errors import CheckFailed, Inconclusive, ShapeViolation
 from conformance.evidence import ConnectionOutcome as O
+from conformance.evidence import HttpExchange
 
 
-@pytest.mark.parametrize("outcome", [O.REFUSED_WITH_ALERT, O.CLOSED_WITHOUT_ALERT])
-def test_handshake_refused_holds_on_alert_or_close(outcome: O) -> None:
-    tls.handshake_refused(exchange(None, outcome=outcome, alert="TLSV13_ALERT_CERTIFICATE_REQUIRED"), presented="x")
+def test_refused_in_handshake_holds_on_a_certificate_alert() -> None:
+    tls.refused_in_handshake(exchange(None, outcome=O.REFUSED_WITH_ALERT, alert="TLSV13_ALERT_CERTIFICATE_REQUIRED"), presented="x")
+    tls.refused_in_handshake(exchange(None, outcome=O.REFUSED_WITH_ALERT, alert="SSLV3_ALERT_BAD_CERTIFICATE"), presented="x")
 
 
-def test_handshake_refused_fails_when_the_server_answered() -> None:
+def test_refused_in_handshake_fails_when_the_eec_was_served() -> None:
     with pytest.raises(CheckFailed) as failed:
-        tls.handshake_refused(exchange(403), presented="no client certificate")
-    assert "accepted a TLS connection" in failed.value.title
-    assert "403" in failed.value.actual
+        tls.refused_in_handshake(exchange(201), presented="no client certificate")
+    assert not isinstance(failed.value, ShapeViolation)
+    assert "served an EEC presenting no client certificate" in failed.value.title and "201" in failed.value.actual
+
+
+@pytest.mark.parametrize(
+    ("evidence", "actual"),
+    [
+        (exchange(403), "403"),
+        (exchange(None, outcome=O.CLOSED_WITHOUT_ALERT), "closed without alert"),
+        (exchange(None, outcome=O.REFUSED_WITH_ALERT, alert="TLSV1_ALERT_INTERNAL_ERROR"), "internal_error"),
+    ],
+    ids=["http-refusal", "silent-close", "unfitting-alert"],
+)
+def test_refused_in_handshake_other_refusals_are_the_wrong_shape(evidence: HttpExchange, actual: str) -> None:
+    with pytest.raises(ShapeViolation) as wrong:
+        tls.refused_in_handshake(evidence, presented="x")
+    assert wrong.value.layer == "tls" and actual in wrong.value.actual
 
 
 @pytest.mark.parametrize("outcome", [O.TIMEOUT, O.CONNECTION_REFUSED, O.SERVER_CERT_REJECTED, O.PROTOCOL_ERROR])
-def test_handshake_refused_is_inconclusive_when_nothing_was_judged(outcome: O) -> None:
+def test_refused_in_handshake_is_inconclusive_when_nothing_was_judged(outcome: O) -> None:
     with pytest.raises(Inconclusive):
-        tls.handshake_refused(exchange(None, outcome=outcome), presented="x")
+        tls.refused_in_handshake(exchange(None, outcome=outcome), presented="x")
+
+
+def test_served_and_refused_decide_the_outcome_only() -> None:
+    http.served(exchange(201), meaning="registration")
+    http.refused(exchange(403), meaning="not allowed")
+    http.refused(exchange(500), meaning="not allowed")  # a refusal, however ugly: the shape is judged apart
+    with pytest.raises(CheckFailed):
+        http.served(exchange(403), meaning="registration")
+    with pytest.raises(CheckFailed) as served:
+        http.refused(exchange(201), meaning="the token expired")
+    assert "served although the token expired" in served.value.title
+    with pytest.raises(ShapeViolation):
+        http.refused(exchange(None, outcome=O.CLOSED_WITHOUT_ALERT), meaning="x")
+    with pytest.raises(Inconclusive):
+        http.refused(exchange(None, outcome=O.TIMEOUT), meaning="x")
 
 
 def test_status_in() -> None:
@@ -52,23 +83,52 @@ def test_conforms_to() -> None:
     assert "ednCnfgInfo" in failed.value.actual
 
 
+PROBLEM = {"status": 401, "title": "Unauthorized"}
+PROBLEM_JSON = {"Content-Type": "application/problem+json"}
+
+
 @pytest.mark.parametrize(
-    ("header", "error", "ok"),
+    ("header", "error"),
     [
-        ('Bearer realm="ees"', None, True),
-        ('Bearer realm="ees", error="invalid_token"', "invalid_token", True),
-        ('Bearer realm="ees"', "invalid_token", False),
-        ("Basic realm=x", None, False),
-        (None, None, False),
+        ('Bearer realm="ees"', None),
+        ('Bearer realm="ees", error="invalid_token"', "invalid_token"),
+        ("Bearer error=invalid_token", "invalid_token"),
+        ('Bearer error = "invalid_token"', "invalid_token"),
+        ('Basic realm="x", Bearer error="invalid_token"', "invalid_token"),
+        ('bEaReR eRRor="invalid_token"', "invalid_token"),
     ],
 )
-def test_bearer_challenge(header: str | None, error: str | None, ok: bool) -> None:
-    evidence = exchange(401, headers={"WWW-Authenticate": header} if header else {})
-    if ok:
-        http.bearer_challenge(evidence, error=error)
-    else:
-        with pytest.raises(CheckFailed):
-            http.bearer_challenge(evidence, error=error)
+def test_refusal_shape_accepts_every_legal_spelling(header: str, error: str | None) -> None:
+    """Issue: legal RFC 9110 spellings of a correct challenge were reported as FAIL."""
+    evidence = exchange(401, body=PROBLEM, headers={"WWW-Authenticate": header, **PROBLEM_JSON})
+    http.refusal_shape(evidence, status=401, bearer_error=error)
+
+
+@pytest.mark.parametrize(
+    ("headers", "error", "departure"),
+    [
+        ({"WWW-Authenticate": 'Bearer realm="ees"'}, "invalid_token", 'error="invalid_token"'),
+        ({"WWW-Authenticate": 'Bearer error="insufficient_scope"'}, "invalid_token", "insufficient_scope"),
+        ({"WWW-Authenticate": 'Bearer error="invalid_token"'}, None, "without an error code"),
+        ({"WWW-Authenticate": "Basic realm=x"}, None, "no Bearer challenge"),
+        ({"WWW-Authenticate": 'Bearer error="unterminated'}, None, "malformed"),
+        ({}, None, "no WWW-Authenticate"),
+    ],
+)
+def test_refusal_shape_names_each_departure(headers: dict[str, str], error: str | None, departure: str) -> None:
+    evidence = exchange(401, body=PROBLEM, headers={**headers, **PROBLEM_JSON})
+    with pytest.raises(ShapeViolation) as wrong:
+        http.refusal_shape(evidence, status=401, bearer_error=error)
+    assert wrong.value.layer == "http" and departure in wrong.value.actual + wrong.value.expected
+
+
+def test_refusal_shape_collects_status_problem_details_and_leaks() -> None:
+    evidence = exchange(500, headers={"Content-Type": "text/plain"})
+    evidence.response_body = 'Traceback (most recent call last):\n  File "/srv/app.py"'
+    with pytest.raises(ShapeViolation) as wrong:
+        http.refusal_shape(evidence, status=403)
+    assert "HTTP 500" in wrong.value.actual and "text/plain" in wrong.value.actual and "Traceback" in wrong.value.actual
+    http.refusal_shape(exchange(403, body={"status": 403}, headers=PROBLEM_JSON), status=403)
 
 
 def test_claim_equals() -> None:
@@ -85,7 +145,21 @@ def test_problem_details() -> None:
     http.problem_details(exchange(403, body=problem, headers={"Content-Type": "application/problem+json"}))
     with pytest.raises(CheckFailed, match="ProblemDetails document"):
         http.problem_details(exchange(403, body=problem, headers={"Content-Type": "application/json"}))
-    with pytest.raises(CheckFailed, match="contradicts"):
+    with pytest.raises(CheckFailed, match="status 403"):
         http.problem_details(
             exchange(403, body={**problem, "status": 500}, headers={"Content-Type": "application/problem+json"})
         )
+
+
+def test_checks_export_exactly_their_modules() -> None:
+    """``conformance.checks.__all__`` is the suite-facing API: every module a suite imports, nothing else."""
+    import pkgutil
+
+    import conformance.checks as checks
+
+    modules = {m.name for m in pkgutil.iter_modules(checks.__path__)} - {"www_authenticate"}
+    assert set(checks.__all__) == modules
+    for name in checks.__all__:
+        module = getattr(checks, name)
+        assert module.__all__, f"conformance.checks.{name} declares no __all__"
+        assert all(hasattr(module, member) for member in module.__all__), f"{name}.__all__ names what it lacks"

@@ -31,16 +31,45 @@ def test_declared_deviation_turns_the_failure_into_visible_na(
         toml.write('\n[[deviation]]\nrequirement = "EES-TOK-05"\nreason = "aud check ships in release 2.1"\n')
     run = conformance("run", "--target", ees_token, "--req", "EES-TOK-05", out=tmp_path / "out")
     assert run.status == 0, run.output
-    tests = run.results()["tests"]
-    assert tests and all(t["verdict"] == "N/A" for t in tests)
-    assert all("declared deviation (aud check ships in release 2.1)" in t["message"] for t in tests)
+    judged = [(rid, v) for _, rid, v in run.judged()]
+    assert ("EES-TOK-05", "N/A") in judged and all(v == "N/A" for rid, v in judged if rid == "EES-TOK-05")
+    messages = [r["message"] for c in run.cases() for r in c["requirements"] if r["id"] == "EES-TOK-05"]
+    assert all("declared deviation (aud check ships in release 2.1)" in m for m in messages)
+
+
+def test_a_deviation_on_the_shape_never_hides_a_failed_outcome(tmp_path: Path) -> None:
+    """Issue: with a deviation on EES-RESP-01 (S) an EES refusing every valid token exited 0."""
+    deployment = ReferenceDeployment.start(tmp_path / "reference", faults=["ees.ignores-aud"])
+    try:
+        ees_token = next(p for p in deployment.target_files if p.name == "reference-ees-token.toml")
+        with ees_token.open("a", encoding="utf-8") as toml:
+            toml.write('\n[[deviation]]\nrequirement = "EES-RESP-02"\nreason = "we answer 400"\n')
+        run = conformance("run", "--target", ees_token, "--req", "EES-TOK-05", out=tmp_path / "out")
+    finally:
+        deployment.stop()
+    assert run.status == 1, run.output
+    assert "EES-TOK-05" in run.requirements_with("FAIL")
+
+
+def test_a_deviation_the_target_no_longer_needs_is_reported_stale(tmp_path: Path) -> None:
+    deployment = ReferenceDeployment.start(tmp_path / "reference")
+    try:
+        ees_token = next(p for p in deployment.target_files if p.name == "reference-ees-token.toml")
+        with ees_token.open("a", encoding="utf-8") as toml:
+            toml.write('\n[[deviation]]\nrequirement = "EES-TOK-05"\nreason = "aud check ships in 2.1"\n')
+        run = conformance("run", "--target", ees_token, "--req", "EES-TOK-05", out=tmp_path / "out")
+    finally:
+        deployment.stop()
+    assert run.status == 0, run.output
+    (target,) = run.results()["targets"]
+    assert target["deviations"] == [{"requirement": "EES-TOK-05", "reason": "aud check ships in 2.1", "stale": True}]
+    assert "PASS (stale deviation) EES-TOK-05" in run.output and "remove the deviation" in run.output
 
 
 def test_reference_target_files_work_as_external_targets(faulty_reference: ReferenceDeployment, tmp_path: Path) -> None:
     run = conformance("run", *(a for p in faulty_reference.target_files for a in ("--target", p)), out=tmp_path / "o")
     assert run.status == 1, run.output
-    failed = {r for t in run.results()["tests"] if t["verdict"] == "FAIL" for r in t["requirements"]}
-    assert failed == {"EES-TOK-05"}
+    assert run.requirements_with("FAIL") == {"EES-TOK-05"}
 
 
 def test_reference_serve_writes_targets_and_stops_on_interrupt(tmp_path: Path) -> None:
@@ -95,5 +124,42 @@ def test_token_endpoint_binding(tmp_path: Path, fault: str | None, status: int) 
     finally:
         deployment.stop()
     assert run.status == status, run.output
-    exchanges = [e for t in run.results()["tests"] for e in t["evidence"] if e["kind"] == "HttpExchange"]
+    exchanges = [e for c in run.cases() for e in c["evidence"] if e["kind"] == "HttpExchange"]
     assert any(e["url"].endswith("/oauth2/token") and e["status"] == 200 for e in exchanges)
+
+
+def test_a_token_endpoint_error_is_the_targets_fail_with_the_answer_as_evidence(tmp_path: Path) -> None:
+    """Issue: an error from the token endpoint for the authorized EEC became INCONCLUSIVE "issued no token"."""
+    deployment = ReferenceDeployment.start(tmp_path / "reference")
+    try:
+        ecs = next(p for p in deployment.target_files if p.name == "reference-ecs.toml")
+        text = ecs.read_text("utf-8")
+        base_url = next(line.split('"')[1] for line in text.splitlines() if line.startswith("base_url"))
+        ecs.write_text(  # a token URL that answers 404: the ECS issues nothing through it
+            text.replace(
+                'binding = "response"\nmember = "accessToken"',
+                f'binding = "token-endpoint"\ntoken_url = "{base_url}/oauth2/no-such-endpoint"',
+            ),
+            "utf-8",
+        )
+        run = conformance("run", "--target", ecs, "--req", "ECS-TOK-06", out=tmp_path / "out")
+    finally:
+        deployment.stop()
+    assert run.status == 1, run.output
+    assert run.requirements_with("FAIL") == {"ECS-TOK-01"}
+    assert "no-such-endpoint -> 404" in run.output
+
+
+def test_a_token_of_another_form_than_declared_is_the_declarations_error(tmp_path: Path) -> None:
+    """Issue: a token object where the declaration says string was reported as the target's FAIL."""
+    deployment = ReferenceDeployment.start(tmp_path / "reference")
+    try:
+        ecs = next(p for p in deployment.target_files if p.name == "reference-ecs.toml")
+        text = ecs.read_text("utf-8").replace('member = "accessToken"', 'member = "endPt"')
+        ecs.write_text(text, "utf-8")
+        run = conformance("run", "--target", ecs, "--req", "ECS-TOK-06", out=tmp_path / "out")
+    finally:
+        deployment.stop()
+    assert run.status == 2, run.output
+    assert set(run.verdicts().values()) == {"ERROR"}
+    assert "ecs.token_delivery.member" in run.output and "not a token string" in run.output

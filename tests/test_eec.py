@@ -30,8 +30,7 @@ from loopback import (
 
 from conformance.errors import PeerError
 from conformance.evidence import CertSummary, ConnectionOutcome, EvidenceLog
-from conformance.peers.eec import FakeEEC, connections_made
-from conformance.targets.model import TargetConfig
+from conformance.peers.eec import FakeEEC, WireCounter
 
 FQDN = "ecs.example.test"
 TLS12, TLS13 = ssl.TLSVersion.TLSv1_2, ssl.TLSVersion.TLSv1_3
@@ -336,23 +335,34 @@ def test_an_opaque_authorization_value_shows_nothing(
 def test_every_send_and_probe_is_one_connection(
     mtls: LoopbackServer, ca: trustme.CA, good: TrustmeCredential, evidence: EvidenceLog
 ) -> None:
-    eec = eec_for(mtls.url, ca, evidence, credential=good)
-    before = connections_made()
+    counter = WireCounter()
+    eec = eec_for(mtls.url, ca, evidence, credential=good, counter=counter)
     eec.send("GET", "/")
-    assert connections_made() == before + 1
+    assert (counter.connections, counter.requests) == (1, 1)
     eec.handshake()
-    assert connections_made() == before + 2
-    eec_for(f"https://127.0.0.1:{closed_port()}", ca, evidence).send("GET", "/")
-    assert connections_made() == before + 3
+    assert counter.connections == 2
+    eec_for(f"https://127.0.0.1:{closed_port()}", ca, evidence, counter=counter).send("GET", "/")
+    assert (counter.connections, counter.requests) == (3, 2)
     assert len(evidence.exchanges()) == 3
 
 
 @pytest.mark.parametrize(("alpn", "expected"), [(True, "http/1.1"), (False, None)])
-def test_http2_falls_back_to_http11(ca: trustme.CA, evidence: EvidenceLog, alpn: bool, expected: str | None) -> None:
+def test_offering_both_versions_falls_back_to_http11(
+    ca: trustme.CA, evidence: EvidenceLog, alpn: bool, expected: str | None
+) -> None:
     tls = server_tls(ca, require_client_cert=False, alpn=alpn)
     with LoopbackServer(tls=tls) as server:
-        exchange = eec_for(server.url, ca, evidence, http2=True).send("GET", "/")
+        exchange = eec_for(server.url, ca, evidence, alpn=("h2", "http/1.1")).send("GET", "/")
     assert (exchange.status, exchange.http_version, exchange.tls.alpn) == (200, "HTTP/1.1", expected)
+
+
+def test_offering_only_h2_to_an_http11_server_is_refused_with_an_alert(ca: trustme.CA, evidence: EvidenceLog) -> None:
+    """The same-transport rule: an h2-only EEC never falls back; an http/1.1-only server refuses its ALPN."""
+    tls = server_tls(ca, require_client_cert=False, alpn=True)
+    with LoopbackServer(tls=tls) as server:
+        exchange = eec_for(server.url, ca, evidence, alpn=("h2",)).send("GET", "/")
+    assert exchange.status is None
+    assert exchange.tls.alert_name == "no_application_protocol", exchange.tls
 
 
 def test_an_absolute_url_is_used_as_is(
@@ -362,28 +372,6 @@ def test_an_absolute_url_is_used_as_is(
     exchange = eec.send("GET", f"{mtls.url}/elsewhere", form={"grant_type": "client_credentials"})
     assert exchange.status == 200 and exchange.response_json["requestLine"] == "GET /elsewhere HTTP/1.1"
     assert exchange.request_body == "grant_type=client_credentials"
-
-
-def test_for_target_takes_url_name_anchor_and_timeouts_from_the_declaration(
-    mtls: LoopbackServer, ca: trustme.CA, good: TrustmeCredential, evidence: EvidenceLog, tmp_path: Path
-) -> None:
-    ca.cert_pem.write_to_path(str(tmp_path / "ca.pem"))
-    target = TargetConfig(
-        file=tmp_path / "ecs.toml",
-        name="ecs",
-        role="ecs",
-        base_url=f"{mtls.url}/api/",
-        fqdn=FQDN,
-        trust_anchor=tmp_path / "ca.pem",
-        client_auth="mutual-certificate",
-        eecs=(),
-        timeout=1.5,
-        http2=False,
-    )
-    eec = FakeEEC.for_target(target, credential=good, evidence=evidence, label="authorized")
-    assert (eec.timeout, eec.deadline, eec.http2, eec.label) == (1.5, 4.5, False, "authorized")
-    exchange = eec.send("GET", "status")
-    assert exchange.response_json["requestLine"] == "GET /api/status HTTP/1.1"
 
 
 # --- our own broken inputs ---------------------------------------------------------------

@@ -21,7 +21,7 @@ from starlette.exceptions import StarletteDeprecationWarning
 from starlette.routing import Route
 
 from conformance.reference.ecs import EcsSettings, KnownEes, build_ecs_app, new_signing_key
-from conformance.reference.faults import FAULTS, faults_for, is_on, parse_faults, tls_knobs
+from conformance.reference.faults import ecs_behaviour
 from conformance.reference.policy import EecRegistry, KnownEec, is_well_formed_gpsi
 from conformance.reference.problems import EXCEPTION_HANDLERS
 from conformance.reference.server import ReferenceServer, ServerTls
@@ -66,8 +66,8 @@ def settings() -> EcsSettings:
 class Ecs:
     """Builds in-process clients of the ECS app as a given EEC (certificate CN) would reach it."""
 
-    def __init__(self, settings: EcsSettings, ca: trustme.CA, faults: frozenset[str] = frozenset()) -> None:
-        self.app, self.ca = build_ecs_app(settings, faults), ca
+    def __init__(self, settings: EcsSettings, ca: trustme.CA, faults: tuple[str, ...] = ()) -> None:
+        self.app, self.ca = build_ecs_app(settings, ecs_behaviour(faults)), ca
 
     def client(self, common_name: str | None = "eec-1") -> TestClient:
         cert = self.ca.issue_cert(common_name=common_name).cert_chain_pems[0].bytes() if common_name else None
@@ -92,7 +92,7 @@ def ecs(settings: EcsSettings, client_ca: trustme.CA) -> Ecs:
 
 
 def with_faults(settings: EcsSettings, ca: trustme.CA, *names: str) -> Ecs:
-    return Ecs(settings, ca, parse_faults(names))
+    return Ecs(settings, ca, names)
 
 
 def eess(response: httpx.Response) -> dict[str, dict[str, Any]]:
@@ -345,52 +345,6 @@ def test_fault_plain_error_bodies(settings: EcsSettings, client_ca: trustme.CA) 
     assert_problem(with_faults(settings, client_ca).provision({"eecId": "eec-3"}, "eec-3"), 403, "NOT_AUTHORIZED")
     response = with_faults(settings, client_ca, "ecs.plain-error-bodies").provision({"eecId": "eec-3"}, "eec-3")
     assert response.status_code == 403 and response.headers["content-type"].startswith("text/plain")
-
-
-def test_tls_faults_turn_the_deployment_knobs() -> None:
-    assert tls_knobs(frozenset(), "ecs") == {
-        "client_auth": "required",
-        "check_time": True,
-        "trust_rogue_ca": False,
-    }
-    optional = parse_faults(["ecs.client-cert-optional"])
-    assert tls_knobs(optional, "ecs")["client_auth"] == "optional"
-    assert tls_knobs(optional, "ees")["client_auth"] == "required"
-    any_cert = tls_knobs(parse_faults(["ees.accepts-any-client-cert"]), "ees")
-    assert any_cert == {"client_auth": "required", "check_time": False, "trust_rogue_ca": True}
-
-
-def test_fault_names_are_validated() -> None:
-    with pytest.raises(ValueError, match=r"ecs\.nope.*known faults: .*ees\.ignores-aud"):
-        parse_faults(["ecs.nope"])
-    assert parse_faults([" ees.ignores-aud ", ""]) == {"ees.ignores-aud"}
-    with pytest.raises(KeyError):
-        is_on(frozenset(), "ecs.typo")
-
-
-SHARED_FAULTS = ("client-cert-optional", "accepts-any-client-cert", "skips-gpsi-check")
-
-
-def test_fault_catalogue_is_consistent() -> None:
-    """Every fault names its server and the requirement IDs whose checks it must turn red."""
-    assert set(FAULTS) == {
-        *(f"{role}.{name}" for role in ("ecs", "ees") for name in SHARED_FAULTS),
-        "ecs.skips-local-policy",
-        "ecs.invalid-provisioning-response",
-        "ecs.token-without-sub",
-        "ecs.plain-error-bodies",
-        "ees.rejects-valid-token",
-        "ees.ignores-aud",
-        "ees.accepts-alg-none",
-        "ees.falls-back-to-local-policy",
-        "ees.refuses-authorized-eec",
-        "ees.token-bypasses-local-policy",
-        "ees.skips-local-policy",
-    }
-    for fault in FAULTS.values():
-        assert fault.name.startswith(f"{fault.role}.") and fault.summary and fault.requirements
-        assert all(req.startswith(fault.role.upper() + "-") for req in fault.requirements)
-    assert {f.name for f in faults_for("ecs")} | {f.name for f in faults_for("ees")} == set(FAULTS)
 
 
 # --- end to end over mutual TLS ------------------------------------------------------------

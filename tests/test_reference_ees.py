@@ -27,7 +27,7 @@ from starlette.exceptions import StarletteDeprecationWarning
 
 from conformance.reference.ecs import EcsSettings, KnownEes, build_ecs_app, new_signing_key, public_jwks
 from conformance.reference.ees import EesSettings, build_ees_app
-from conformance.reference.faults import parse_faults, tls_knobs
+from conformance.reference.faults import ees_behaviour
 from conformance.reference.policy import EecRegistry, KnownEec
 from conformance.reference.server import ReferenceServer, ServerTls
 from conformance.reference.tls import tls_extension_from_cert, with_tls_extension
@@ -96,7 +96,7 @@ class Ees:
     """In-process clients of one EES app, as the EEC whose certificate CN is given reaches it."""
 
     def __init__(self, ca: trustme.CA, authorization: str = "token", *faults: str) -> None:
-        self.app, self.ca = build_ees_app(settings(authorization), parse_faults(faults)), ca
+        self.app, self.ca = build_ees_app(settings(authorization), ees_behaviour(faults)), ca
 
     def register(
         self,
@@ -386,10 +386,24 @@ def test_symmetric_keys_are_never_trusted() -> None:
 
 
 def test_fault_skips_gpsi_check(ca: trustme.CA) -> None:
-    """A foreign ueId passes admission and is judged only by the token's sub."""
+    """The EES never looks at ueId: a foreign one is registered; the token's sub is still checked."""
     body = {"eecId": "eec-1", "ueId": GPSI_2}
-    assert_registered(Ees(ca, "token", "ees.skips-gpsi-check").register(token(sub=GPSI_2), body), body)
+    faulty = Ees(ca, "token", "ees.skips-gpsi-check")
+    assert_registered(faulty.register(token(), body), body)
+    invalid_token(faulty.register(token(sub=GPSI_2), body))
     assert_registered(Ees(ca, "local", "ees.skips-gpsi-check").register(None, body), body)
+
+
+def test_fault_accepts_expired_token(ca: trustme.CA) -> None:
+    faulty = Ees(ca, "token", "ees.accepts-expired-token")
+    assert_registered(faulty.register(token(exp=int(time.time()) - 600)))
+    invalid_token(faulty.register(tampered(token())))
+
+
+def test_fault_ignores_sub(ca: trustme.CA) -> None:
+    faulty = Ees(ca, "token", "ees.ignores-sub")
+    assert_registered(faulty.register(token(sub=GPSI_2)))
+    invalid_token(faulty.register(token(client_id="eec-2")))
 
 
 def test_fault_rejects_valid_token(ca: trustme.CA) -> None:
@@ -452,14 +466,14 @@ class Deployment:
         self.server_ca, self.eec_ca, self.rogue_ca = trustme.CA(), trustme.CA(), trustme.CA()
         self.server_cert = self.server_ca.issue_cert(ECS_FQDN, EES_FQDN, "127.0.0.1")
 
-    def server_tls(self, faults: frozenset[str] = frozenset()) -> ServerTls:
-        knobs = tls_knobs(faults, "ees")
-        cas = [self.eec_ca.cert_pem.bytes()] + ([self.rogue_ca.cert_pem.bytes()] if knobs["trust_rogue_ca"] else [])
+    def server_tls(self, *faults: str) -> ServerTls:
+        tls = ees_behaviour(faults).tls
+        cas = [self.eec_ca.cert_pem.bytes()] + ([self.rogue_ca.cert_pem.bytes()] if tls.trust_rogue_ca else [])
         chain, key = (
             self.server_cert.private_key_and_cert_chain_pem.bytes(),
             self.server_cert.private_key_pem.bytes(),
         )
-        return ServerTls(chain, key, cas, client_auth=knobs["client_auth"], check_time=knobs["check_time"])
+        return ServerTls(chain, key, cas, client_auth=tls.client_auth, check_time=tls.check_time)
 
     def client(self, cert: trustme.LeafCert, server: ReferenceServer) -> httpx.Client:
         context = ssl.create_default_context()
@@ -507,11 +521,10 @@ def test_end_to_end_ecs_token_is_accepted_by_the_ees_over_mtls_h2(
 
 def test_end_to_end_accepts_any_client_cert_fault(deployment: Deployment) -> None:
     """ees.accepts-any-client-cert: a rogue-CA and an expired certificate both get through TLS."""
-    faults = parse_faults(["ees.accepts-any-client-cert"])
-    app = build_ees_app(settings("local"), faults)
+    app = build_ees_app(settings("local"), ees_behaviour(["ees.accepts-any-client-cert"]))
     past = datetime.now(UTC) - timedelta(days=30)
     expired = deployment.eec_ca.issue_cert(common_name="eec-1", not_before=past, not_after=past + timedelta(days=1))
-    with ReferenceServer(app, deployment.server_tls(faults)) as server:
+    with ReferenceServer(app, deployment.server_tls("ees.accepts-any-client-cert")) as server:
         for cert in (deployment.rogue_ca.issue_cert(common_name="eec-1"), expired):
             with deployment.client(cert, server) as client:
                 assert_registered(client.post(REGISTRATIONS, json={"eecId": "eec-1"}))

@@ -51,6 +51,16 @@ if TYPE_CHECKING:
     from jsonschema.exceptions import ValidationError
     from referencing import Registry
 
+__all__ = [
+    "EXAMPLE_EEC_REGISTRATION",
+    "EXAMPLE_SERV_PROV_REQ",
+    "EXAMPLE_SERV_PROV_RESP",
+    "MAX_ERRORS",
+    "SCHEMAS",
+    "gpsi_is_well_formed",
+    "validate",
+]
+
 SCHEMAS: Final[Mapping[str, str]] = MappingProxyType(
     {
         "ECSServProvReq": "TS24558_Eecs_ServiceProvisioning.yaml#/components/schemas/ECSServProvReq",

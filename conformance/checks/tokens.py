@@ -7,6 +7,8 @@ from typing import Any
 from conformance.errors import CheckFailed
 from conformance.evidence import TokenFacts
 
+__all__ = ["claim_equals"]
+
 
 def claim_equals(token: TokenFacts, claim: str, expected: Any, *, meaning: str) -> None:
     """Holds when ``claim`` is present and equal to ``expected`` (``meaning``: what it must name)."""

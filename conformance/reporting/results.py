@@ -36,6 +36,8 @@ class CaseRecord:
     target: str
     role: str
     cited: list[str]
+    positive_control: bool = False
+    """The case is a positive control (the authorized EEC must be served), not a negative case."""
     requirements: list[RequirementVerdict] = field(default_factory=list)
     phases: list[dict[str, str]] = field(default_factory=list)
     evidence: list[dict[str, Any]] = field(default_factory=list)
@@ -50,6 +52,15 @@ class CaseRecord:
     def message(self) -> str:
         """The message of the requirement that decided the case's verdict."""
         return next((r.message for r in self.requirements if r.verdict == self.verdict and r.message), "")
+
+    def outcome_held(self) -> bool:
+        """The case counted a refusal (or another held outcome), whatever the refusal's shape: such a
+        verdict is only earned if the target still serves the authorized EEC right after."""
+        owners = set(requirements.SHAPE_OWNERS.values())
+        verdicts = [r.verdict for r in self.requirements]
+        if any(v in (Verdict.INCONCLUSIVE, Verdict.ERROR) for v in verdicts):
+            return False
+        return any(r.verdict == Verdict.PASS for r in self.requirements if r.id not in owners)
 
     def fold(self, phase: str, judged: list[RequirementVerdict]) -> None:
         """Fold in a phase's verdicts: per requirement, the most severe one wins, its message with it."""
@@ -69,6 +80,7 @@ class CaseRecord:
             "title": self.title,
             "target": self.target,
             "role": self.role,
+            "positive_control": self.positive_control,
             "verdict": self.verdict.value,
             "message": self.message,
             "duration_s": round(self.duration_s, 4),
