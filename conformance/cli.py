@@ -67,7 +67,7 @@ def fresh_folder(parent: Path, attempts: int = 20) -> Path:
     for _ in range(attempts):
         candidate = parent / f"{stamp}-{unique_suffix()}"
         try:
-            candidate.mkdir()
+            candidate.mkdir(parents=True)  # parents: another run may just have tidied an empty parent away
         except FileExistsError:
             continue
         except OSError as exc:
@@ -139,11 +139,12 @@ def exclusive(run_dir: Path) -> Iterator[None]:
 
 
 def remove_if_unused(run_dir: Path) -> None:
-    """A run that stopped before writing anything leaves no empty folder behind."""
+    """A run that stopped before writing anything leaves no empty folders behind (``reports/<name>/<stamp>``)."""
     try:
         if [p.name for p in run_dir.iterdir()] == [LOCK_FILE]:
             (run_dir / LOCK_FILE).unlink()
             run_dir.rmdir()
+            run_dir.parent.rmdir()  # only if no other run wrote there
     except OSError:
         pass  # only tidying: a folder left behind is harmless
 
