@@ -365,3 +365,26 @@ def test_pki_export_creates_the_material_a_declaration_names(tmp_path: Path) -> 
     assert done.status == 0, done.output
     assert load_target(path).harness_material == tmp_path / "pki"
     assert (tmp_path / "pki" / "eec-eec-1.pem").is_file()
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="conformance/run.py must pass password=declared.key_passphrase to TokenIssuer.from_file (not ours to edit)",
+)
+def test_encrypted_issuer_key_with_its_passphrase_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The vendor issuer key the reference EES trusts, encrypted, with its passphrase declared."""
+    deployment = ReferenceDeployment.start(tmp_path / "reference")
+    try:
+        ees = next(p for p in deployment.target_files if p.name == "reference-ees-token.toml")
+        plain = serialization.load_pem_private_key(
+            (deployment.directory / "harness-material" / "issuer-key.pem").read_bytes(), None
+        )
+        (ees.parent / "issuer.key").write_bytes(key_pem(plain, PASSPHRASE))
+        vendor = 'source = "vendor"\nkey = "issuer.key"\nkey_passphrase_env = "ACME_ISSUER_PASS"'
+        ees.write_text(ees.read_text("utf-8").replace('source = "harness"', vendor), "utf-8")
+        monkeypatch.setenv("ACME_ISSUER_PASS", PASSPHRASE)
+        run = conformance("run", "--target", ees, "--req", "EES-TOK-01", out=tmp_path / "out", limit=60)
+    finally:
+        deployment.stop()
+    assert run.status == 0, run.output
+    assert set(run.verdicts().values()) == {"PASS"}

@@ -534,7 +534,7 @@ def test_encrypted_eec_key_with_its_passphrase(write: Write, monkeypatch: pytest
     [
         (None, True, "environment variable 'ACME_EEC_PASS' is not set, export it with the key's passphrase"),
         ("", True, "environment variable 'ACME_EEC_PASS' is empty, set it to the key's passphrase"),
-        ("wrong", True, "its passphrase does not decrypt 'eec.key', give the right one"),
+        ("wrong", True, "its passphrase does not decrypt 'eec.key' ("),
         (PASSPHRASE, False, "is set but 'eec.key' is not encrypted, remove it"),
     ],
     ids=["unset", "empty", "wrong", "plain-key"],

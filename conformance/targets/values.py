@@ -220,7 +220,7 @@ def private_key(pem: bytes, passphrase: bytes | None, written: str, passphrase_k
         raise _encrypted(written, passphrase_key) from None
     except (ValueError, UnsupportedAlgorithm) as exc:
         if encrypted:
-            raise BadPassphrase(f"its passphrase does not decrypt {written!r}", "give the right one") from None
+            raise BadPassphrase(f"its passphrase does not decrypt {written!r} ({exc})", "give the right one") from None
         fix = "give a PKCS#8, SEC1 or PKCS#1 PEM key"
         raise Invalid(f"{written!r} is not a usable PEM private key ({exc})", fix) from None
 
