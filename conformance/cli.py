@@ -11,12 +11,17 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import fcntl
 import json
+import math
 import os
+import secrets
 import sys
-from collections.abc import Sequence
+import tempfile
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import pytest
 
@@ -24,6 +29,14 @@ from conformance import __version__
 from conformance.errors import ConfigError
 
 EXIT_SETUP = 2
+LOCK_FILE = ".conformance.lock"
+"""Inside the run folder, locked for the whole run: two runs never write into one folder."""
+
+# pytest-timeout's thread method dumps the stack of every thread when it fires (hundreds of lines,
+# and an INTERNALERROR when that is during setup): a case limit must leave room for a handshake.
+CASE_TIMEOUT_SECONDS = (1.0, 3600.0)
+DEADLINE_SECONDS = (0.0, 7 * 24 * 3600.0)
+WRITABLE = "give a folder you may write to"
 
 
 def suites_dir() -> Path:
@@ -36,15 +49,108 @@ def suites_dir() -> Path:
     return Path(__file__).resolve().parent.parent / "suites"
 
 
-def default_out(targets: list[str]) -> Path:
+def run_name(targets: list[str]) -> str:
+    return "reference" if targets == ["reference"] else Path(targets[0]).stem if len(targets) == 1 else "multi"
+
+
+def run_folder(args: argparse.Namespace) -> Path:
+    """Where this run writes: ``--out`` if new or empty, else a new ``reports/<name>/<UTC stamp>-<suffix>``."""
+    if args.out is not None:
+        return empty_folder(args.out)
+    return fresh_folder(Path("reports") / run_name(args.target))
+
+
+def fresh_folder(parent: Path, attempts: int = 20) -> Path:
+    """A folder no other run has: two runs started in the same second get different suffixes."""
+    folder(parent, "--out")
     stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
-    name = "reference" if targets == ["reference"] else Path(targets[0]).stem if len(targets) == 1 else "multi"
-    return Path("reports") / name / stamp
+    for _ in range(attempts):
+        candidate = parent / f"{stamp}-{unique_suffix()}"
+        try:
+            candidate.mkdir(parents=True)  # parents: another run may just have tidied an empty parent away
+        except FileExistsError:
+            continue
+        except OSError as exc:
+            raise ConfigError(candidate, "--out", f"cannot be created ({exc.strerror})", "give --out DIR") from None
+        return probed(candidate, "--out")
+    raise ConfigError(parent, "--out", f"no free run folder name in {attempts} attempts", "give --out DIR")
 
 
-def pytest_args(args: argparse.Namespace) -> list[str]:
-    """The pytest command line a ``conformance run`` stands for."""
-    out: Path = args.out or default_out(args.target)
+def unique_suffix() -> str:
+    return secrets.token_hex(3)
+
+
+def empty_folder(path: Path) -> Path:
+    """``path``, created if absent; an existing file or a folder that holds anything is refused."""
+    folder(path, "--out")
+    try:
+        used = any(path.iterdir())
+    except OSError as exc:
+        raise ConfigError(path, "--out", f"cannot be listed ({exc.strerror})", "give a folder you may use") from None
+    if used:
+        fix = "give a new or empty folder: runs never share one, so their results and PKI cannot mix"
+        raise ConfigError(path, "--out", "is not empty", fix)
+    return probed(path, "--out")
+
+
+def writable_folder(path: Path, option: str) -> Path:
+    """``path``, created if absent, checked before anything is done that would write there."""
+    return probed(folder(path, option), option)
+
+
+def folder(path: Path, option: str) -> Path:
+    if path.exists() and not path.is_dir():
+        raise ConfigError(path, option, "is not a directory", "give a folder (it is created if absent)")
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ConfigError(path, option, f"cannot be created ({exc.strerror})", WRITABLE) from None
+    return path
+
+
+def probed(path: Path, option: str) -> Path:
+    """``path`` once a file could be created in it: a read-only folder fails now, not after the cases."""
+    try:
+        handle, name = tempfile.mkstemp(prefix=".write-probe-", dir=path)
+        os.close(handle)
+        os.unlink(name)
+    except OSError as exc:
+        raise ConfigError(path, option, f"is not writable ({exc.strerror})", WRITABLE) from None
+    return path
+
+
+@contextmanager
+def exclusive(run_dir: Path) -> Iterator[None]:
+    """Hold the run folder's lock for the block; if another run holds it, one ConfigError line."""
+    try:
+        handle = os.open(run_dir / LOCK_FILE, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+    except OSError as exc:
+        raise ConfigError(run_dir, "--out", f"cannot hold a lock file ({exc.strerror})", WRITABLE) from None
+    try:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as exc:  # BlockingIOError: held by another run; others: no locks on this file system
+            problem = "is in use by another conformance run" if isinstance(exc, BlockingIOError) else "cannot be locked"
+            fix = "wait for that run to end, or give another --out DIR"
+            raise ConfigError(run_dir, "--out", problem, fix) from None
+        yield
+    finally:
+        os.close(handle)
+
+
+def remove_if_unused(run_dir: Path) -> None:
+    """A run that stopped before writing anything leaves no empty folders behind (``reports/<name>/<stamp>``)."""
+    try:
+        if [p.name for p in run_dir.iterdir()] == [LOCK_FILE]:
+            (run_dir / LOCK_FILE).unlink()
+            run_dir.rmdir()
+            run_dir.parent.rmdir()  # only if no other run wrote there
+    except OSError:
+        pass  # only tidying: a folder left behind is harmless
+
+
+def pytest_args(args: argparse.Namespace, out: Path) -> list[str]:
+    """The pytest command line a ``conformance run`` writing into ``out`` stands for."""
     argv = [
         str(suites_dir()),
         "-p",
@@ -73,7 +179,13 @@ def pytest_args(args: argparse.Namespace) -> list[str]:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    code = pytest.main(pytest_args(args))
+    out = run_folder(args)
+    try:
+        with exclusive(out):
+            code = pytest.main(pytest_args(args, out))
+    finally:
+        if args.out is None:
+            remove_if_unused(out)
     return int(code) if int(code) in (0, 1) else EXIT_SETUP
 
 
@@ -142,7 +254,7 @@ def cmd_faults(args: argparse.Namespace) -> int:
 def cmd_serve(args: argparse.Namespace) -> int:
     from conformance.reference.deployment import ReferenceDeployment
 
-    deployment = ReferenceDeployment.start(args.targets_dir, faults=args.fault)
+    deployment = ReferenceDeployment.start(writable_folder(args.targets_dir, "--targets-dir"), faults=args.fault)
     try:
         print("reference ECS and EESes running; target files:")
         for path in deployment.target_files:
@@ -161,11 +273,12 @@ def cmd_pki_export(args: argparse.Namespace) -> int:
     from conformance.peers.material import HarnessMaterial
     from conformance.targets.config import load_target
 
+    eec_ids = ["eec-0001", "eec-0002", "eec-0003"]
+    if args.target is not None:  # this export may be what creates the material the target names
+        eec_ids = [e.eec_id for e in load_target(args.target, material_must_exist=False).eecs]
+    writable_folder(args.directory, "DIR")
     material = HarnessMaterial.load_or_create(args.directory)
     material.save(args.directory)
-    eec_ids = ["eec-0001", "eec-0002", "eec-0003"]
-    if args.target is not None:
-        eec_ids = [e.eec_id for e in load_target(args.target).eecs]
     for eec_id in eec_ids:
         material.export_client_identity(args.directory, common_name=eec_id, filename_stem=f"eec-{_safe(eec_id)}")
     print(f"harness material written to {args.directory} (see README.txt there for what to provision)")
@@ -176,8 +289,32 @@ def _safe(name: str) -> str:
     return "".join(c if c.isalnum() or c in "-_." else "_" for c in name)
 
 
+class OneLineParser(argparse.ArgumentParser):
+    """A bad option ends in one line and exit status 2, as a bad declaration does."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_SETUP, f"{self.prog}: {message} (see {self.prog} --help)\n")
+
+
+def seconds(low: float, high: float, *, low_allowed: bool) -> Callable[[str], float]:
+    """An argparse type: a finite number of seconds in the range, else a message that says the range."""
+    allowed = f"from {low:g} to {high:g}" if low_allowed else f"above {low:g} and at most {high:g}"
+
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a number, give a number of seconds {allowed}") from None
+        above_low = value >= low if low_allowed else value > low
+        if not (math.isfinite(value) and above_low and value <= high):
+            raise argparse.ArgumentTypeError(f"{text!r} is out of range, give a number of seconds {allowed}")
+        return value
+
+    return parse
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="conformance", description="TS 33.558 6.2/6.3 conformance harness")
+    parser = OneLineParser(prog="conformance", description="TS 33.558 6.2/6.3 conformance harness")
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
 
@@ -187,8 +324,12 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--req", action="append", default=[], metavar="ID_PREFIX")
     run.add_argument("--out", type=Path, default=None, metavar="DIR")
     run.add_argument("--strict", action="store_true")
-    run.add_argument("--deadline", type=float, default=1800.0, metavar="SECONDS")
-    run.add_argument("--case-timeout", type=float, default=120.0, metavar="SECONDS")
+    run.add_argument(
+        "--deadline", type=seconds(*DEADLINE_SECONDS, low_allowed=False), default=1800.0, metavar="SECONDS"
+    )
+    run.add_argument(
+        "--case-timeout", type=seconds(*CASE_TIMEOUT_SECONDS, low_allowed=True), default=120.0, metavar="SECONDS"
+    )
     run.set_defaults(func=cmd_run)
 
     lst = sub.add_parser("list", help="list every test without running anything")

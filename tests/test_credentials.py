@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
+import ssl
 from pathlib import Path
 
 import pytest
 from cryptography import x509
+from cryptography.hazmat.primitives import serialization
 
 from conformance.errors import NotApplicable, PeerError
 from conformance.peers.credentials import VARIANTS, CredentialFactory, FileCredential
@@ -67,3 +69,28 @@ def test_vendor_certificates(material: HarnessMaterial, tmp_path: Path) -> None:
         factory.for_eec(vendor, "expired")
     with pytest.raises(PeerError, match="no cert/key"):
         factory.for_eec(EEC)
+
+
+def test_vendor_key_with_passphrase_loads(material: HarnessMaterial, tmp_path: Path) -> None:
+    cert, key = _encrypted_identity(material, tmp_path)
+    vendor = EecIdentity("authorized", "eec-0001", "msisdn-491700000001", cert=cert, key=key, key_passphrase=b"s3cret")
+    credential = CredentialFactory(material, vendor_certs=True).for_eec(vendor)
+    assert isinstance(credential, FileCredential) and "s3cret" not in repr(credential)
+    credential.configure_cert(ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT))
+
+
+def test_encrypted_vendor_key_without_passphrase_never_prompts(material: HarnessMaterial, tmp_path: Path) -> None:
+    """OpenSSL would ask "Enter PEM pass phrase:" on the terminal: the callback answers instead."""
+    cert, key = _encrypted_identity(material, tmp_path)
+    with pytest.raises(PeerError, match="is an encrypted private key and no passphrase was given"):
+        FileCredential(cert, key).configure_cert(ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT))
+    with pytest.raises(PeerError, match="cannot load client certificate"):
+        FileCredential(cert, key, b"wrong").configure_cert(ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT))
+
+
+def _encrypted_identity(material: HarnessMaterial, directory: Path) -> tuple[Path, Path]:
+    cert, key = material.export_client_identity(directory, common_name="eec-0001", filename_stem="eec1")
+    plain = serialization.load_pem_private_key(key.read_bytes(), password=None)
+    encryption = serialization.BestAvailableEncryption(b"s3cret")
+    key.write_bytes(plain.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, encryption))
+    return cert, key

@@ -21,7 +21,7 @@ from joserfc.jwk import ECKey, KeySet
 from pki_handshake import handshake
 
 from conformance.errors import ConfigError
-from conformance.peers.material import HarnessMaterial
+from conformance.peers.material import HarnessMaterial, missing_sources
 from conformance.peers.pki import TestCA
 
 PRIVATE = ("ca.key", "rogue-ca.key", "stranger-ca.key", "issuer-key.pem")
@@ -213,3 +213,20 @@ def _server_trusting(cafile: Path, material: HarnessMaterial) -> ssl.SSLContext:
 
 def _fingerprint(ca: TestCA) -> bytes:
     return ca.certificate.fingerprint(hashes.SHA256())
+
+
+def test_material_files_are_read_only_if_regular(saved: Path) -> None:
+    (saved / "ca.key").unlink()
+    os.mkfifo(saved / "ca.key")  # opened for reading, it would block until a writer came
+    with pytest.raises(ConfigError) as raised:
+        HarnessMaterial.load(saved)
+    assert raised.value.file == str(saved / "ca.key")
+    assert "is a FIFO (named pipe), not a regular file" in str(raised.value)
+
+
+def test_missing_sources_lists_what_load_needs(saved: Path, tmp_path: Path) -> None:
+    assert missing_sources(saved) == []
+    (saved / "issuer-key.pem").unlink()
+    (saved / "issuer.pem").unlink()  # derived from issuer-key.pem: not a source
+    assert missing_sources(saved) == ["issuer-key.pem"]
+    assert missing_sources(tmp_path / "absent") == list(SOURCES)

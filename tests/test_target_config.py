@@ -6,6 +6,7 @@ check the dotted key and the words of the message.
 
 from __future__ import annotations
 
+import os
 import shutil
 from collections.abc import Callable
 from dataclasses import replace
@@ -13,8 +14,20 @@ from pathlib import Path
 
 import pytest
 from cryptography import x509
+from vendor_keys import (
+    PASSPHRASE,
+    ec_key,
+    ed25519_key,
+    eec_identity,
+    key_pem,
+    legacy_encrypted_pem,
+    rsa_jwk,
+    rsa_key,
+    write_eec,
+)
 
 from conformance.errors import ConfigError
+from conformance.peers.material import HarnessMaterial
 from conformance.targets.config import load_target, load_targets
 from conformance.targets.model import TargetConfig, TokenDelivery, TokenKeys, TrustedIssuer
 from conformance.targets.toml_format import dump_target
@@ -22,13 +35,8 @@ from conformance.targets.toml_format import dump_target
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "targets"
 
 CERT = "-----BEGIN CERTIFICATE-----\nMIIBplaceholder\n-----END CERTIFICATE-----\n"
-KEY = "-----BEGIN EC PRIVATE KEY-----\nMHcplaceholder\n-----END EC PRIVATE KEY-----\n"
 REFERENCED = {
     "ca.pem": CERT,
-    "eec.pem": CERT,
-    "eec.key": KEY,
-    "issuer.key": KEY,
-    "issuer.jwk.json": '{"kty": "EC", "crv": "P-256", "x": "x", "y": "y", "d": "d"}',
     "public.jwk.json": '{"kty": "EC", "crv": "P-256", "x": "x", "y": "y"}',
     "jwks.json": '{"keys": []}',
     "template.json": '{"acProfs": [{"acId": "app-1"}]}',
@@ -93,6 +101,7 @@ authorization = "token"
 
 SECOND_EEC = '\n[[eec]]\nrole = "second"\neec_id = "eec-2"\ngpsi = "msisdn-491700000002"\n'
 VENDOR_ISSUER = 'source = "vendor"\nkey = "issuer.key"'
+VENDOR_EEC = 'cert = "eec.pem"\nkey = "eec.key"'
 
 Write = Callable[..., Path]
 
@@ -103,6 +112,9 @@ def write(tmp_path: Path) -> Write:
     for name, text in REFERENCED.items():
         (tmp_path / name).write_text(text)
     (tmp_path / "binary.der").write_bytes(b"0\x82\x01\xff\xfe")
+    write_eec(tmp_path)  # eec.pem and eec.key: vendor keys are decrypted and matched when loading
+    (tmp_path / "issuer.key").write_bytes(key_pem(ec_key()))
+    (tmp_path / "issuer.jwk.json").write_text(rsa_jwk())
 
     def write(text: str, name: str = "target.toml") -> Path:
         path = tmp_path / name
@@ -177,10 +189,46 @@ def test_defaults_and_absolute_paths(write: Write) -> None:
     assert config.eec("authorized").gpsi == "msisdn-491700000001"
 
 
-def test_material_directory_is_resolved_but_need_not_exist(write: Write) -> None:
-    path = write(changed(EES, 'client_certs = "harness"', 'client_certs = "harness"\nmaterial = "state/pki"'))
+WITH_MATERIAL = 'client_certs = "harness"\nmaterial = "state/pki"'
+
+
+def test_material_directory_is_resolved(write: Write) -> None:
+    path = write(changed(EES, 'client_certs = "harness"', WITH_MATERIAL))
+    HarnessMaterial.create().save(path.parent / "state" / "pki")
     assert load_target(path).harness_material == path.parent / "state" / "pki"
+
+
+def test_material_directory_need_not_exist_for_pki_export(write: Write) -> None:
+    path = write(changed(EES, 'client_certs = "harness"', WITH_MATERIAL))
+    assert load_target(path, material_must_exist=False).harness_material == path.parent / "state" / "pki"
     assert not (path.parent / "state").exists()
+
+
+@pytest.mark.parametrize(
+    ("prepare", "problem", "fix"),
+    [
+        (lambda pki: None, "'state/pki' does not exist (", "run `conformance pki export "),
+        (lambda pki: pki.mkdir(parents=True), "'state/pki' holds no harness material (", "run `conformance pki export"),
+        (
+            lambda pki: [HarnessMaterial.create().save(pki), (pki / "ca.key").unlink()],
+            "'state/pki' lacks ca.key (",
+            "restore them, or move the folder away, run `conformance pki export",
+        ),
+    ],
+    ids=["absent", "empty", "partial"],
+)
+def test_material_directory_is_never_created_behind_the_user_s_back(
+    write: Write, prepare: Callable[[Path], object], problem: str, fix: str
+) -> None:
+    path = write(changed(EES, 'client_certs = "harness"', WITH_MATERIAL))
+    pki = path.parent / "state" / "pki"
+    prepare(pki)
+    before = sorted(p.name for p in pki.iterdir()) if pki.is_dir() else None
+    error = config_error(path)
+    assert error.key == "harness.material"
+    assert error.problem.startswith(problem) and error.fix.startswith(fix)
+    assert "provision its ca.pem (and, for an EES, issuer.jwks.json) on the target" in error.fix
+    assert (sorted(p.name for p in pki.iterdir()) if pki.is_dir() else None) == before  # nothing created
 
 
 def test_vendor_certificates_and_keys(write: Write) -> None:
@@ -347,9 +395,18 @@ CASES = [
      'missing (required when harness.client_certs = "vendor")'),
     (EES, 'eec_id = "eec-1"', 'eec_id = "eec-1"\ncert = "eec.pem"', "eec[0].cert",
      "not allowed here (the harness issues EEC certificates)"),
+    (EES, 'eec_id = "eec-1"', 'eec_id = "eec-1"\nkey_passphrase_env = "PASS"', "eec[0].key_passphrase_env",
+     "not allowed here (the harness issues EEC certificates)"),
+    (EES, 'source = "harness"', 'source = "harness"\nkey_passphrase_env = "PASS"',
+     "ees.token_issuer.key_passphrase_env", 'not allowed here (source = "harness" signs with the harness material)'),
+    (EES, 'source = "harness"', VENDOR_ISSUER + '\nkey_passphrase_env = "my pass"',
+     "ees.token_issuer.key_passphrase_env",
+     "'my pass' is not an environment variable name, give the name of the variable that holds the passphrase"),
     # referenced files: relative to the declaration, and of the right kind
-    (EES, '"ca.pem"', '"missing.pem"', "target.trust_anchor", "'missing.pem' is not a file ("),
-    (EES, '"ca.pem"', '"."', "target.trust_anchor", "'.' is not a file"),
+    (EES, '"ca.pem"', '"missing.pem"', "target.trust_anchor", "'missing.pem' does not exist ("),
+    (EES, '"ca.pem"', '"."', "target.trust_anchor", "'.' is a directory, not a regular file ("),
+    (EES, '"ca.pem"', '"/dev/zero"', "target.trust_anchor",
+     "'/dev/zero' is a character device, not a regular file (/dev/zero), give the path of a regular file"),
     (EES, '"ca.pem"', '"eec.key"', "target.trust_anchor", "'eec.key' holds no PEM certificate"),
     (EES, '"ca.pem"', '"binary.der"', "target.trust_anchor", "'binary.der' is not a text file"),
     (EES, "timeout = 5.0", 'request_template = "array.json"', "target.request_template",
@@ -445,6 +502,147 @@ def test_default_name_must_be_usable_too(write: Write) -> None:
     assert error.key == "target.name" and "(the default is the file name)" in error.fix
 
 
+# --- vendor keys: decrypted, matched to their certificate or algorithm when the declaration loads --
+
+PASSPHRASE_ENV = '\nkey_passphrase_env = "ACME_EEC_PASS"'
+
+
+def vendor_eec(write: Write, extra: str = "") -> Path:
+    text = changed(EES, 'client_certs = "harness"', 'client_certs = "vendor"')
+    return write(changed(text, 'gpsi = "msisdn-491700000001"', f'gpsi = "msisdn-491700000001"\n{VENDOR_EEC}{extra}'))
+
+
+def test_encrypted_eec_key_without_passphrase_is_one_line(write: Write) -> None:
+    path = vendor_eec(write)
+    write_eec(path.parent, PASSPHRASE)
+    assert str(config_error(path)) == (
+        f"{path}: eec[0].key: 'eec.key' is an encrypted private key, give its passphrase in "
+        "eec[0].key_passphrase_env (the name of an environment variable) or decrypt it"
+    )
+
+
+def test_encrypted_eec_key_with_its_passphrase(write: Write, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ACME_EEC_PASS", PASSPHRASE)
+    path = vendor_eec(write, PASSPHRASE_ENV)
+    write_eec(path.parent, PASSPHRASE)
+    eec = load_target(path).eec("authorized")
+    assert (eec.key_passphrase_env, eec.key_passphrase) == ("ACME_EEC_PASS", PASSPHRASE.encode())
+
+
+@pytest.mark.parametrize(
+    ("value", "encrypted", "message"),
+    [
+        (None, True, "environment variable 'ACME_EEC_PASS' is not set, export it with the key's passphrase"),
+        ("", True, "environment variable 'ACME_EEC_PASS' is empty, set it to the key's passphrase"),
+        ("wrong", True, "its passphrase does not decrypt 'eec.key' ("),
+        (PASSPHRASE, False, "is set but 'eec.key' is not encrypted, remove it"),
+    ],
+    ids=["unset", "empty", "wrong", "plain-key"],
+)
+def test_passphrase_problems_name_the_passphrase_key(
+    write: Write, monkeypatch: pytest.MonkeyPatch, value: str | None, encrypted: bool, message: str
+) -> None:
+    monkeypatch.delenv("ACME_EEC_PASS", raising=False)
+    if value is not None:
+        monkeypatch.setenv("ACME_EEC_PASS", value)
+    path = vendor_eec(write, PASSPHRASE_ENV)
+    write_eec(path.parent, PASSPHRASE if encrypted else None)
+    error = config_error(path)
+    assert error.key == "eec[0].key_passphrase_env" and message in str(error)
+
+
+def test_eec_key_must_match_its_certificate(write: Write) -> None:
+    path = vendor_eec(write)
+    (path.parent / "eec.key").write_bytes(key_pem(ec_key()))
+    assert str(config_error(path)) == (
+        f"{path}: eec[0].key: 'eec.key' does not match the public key of 'eec.pem', "
+        "give the private key of that certificate (the first one in the chain)"
+    )
+
+
+def test_eec_certificate_must_parse(write: Write) -> None:
+    path = vendor_eec(write)
+    (path.parent / "eec.pem").write_text(CERT)  # a PEM block, but no certificate inside
+    error = config_error(path)
+    assert error.key == "eec[0].cert" and "'eec.pem' holds no usable PEM certificate" in error.problem
+
+
+def issuer_with(write: Write, key_file: str, data: bytes | str, algorithm: str, extra: str = "") -> Path:
+    line = f'source = "vendor"\nkey = "{key_file}"\nalgorithm = "{algorithm}"{extra}'
+    path = write(changed(EES, 'source = "harness"', line))
+    target = path.parent / key_file
+    target.write_bytes(data) if isinstance(data, bytes) else target.write_text(data)
+    return path
+
+
+# fmt: off
+MISFITS = [
+    (lambda: key_pem(ec_key()), "RS256", "an EC P-256 key (Algorithm 'RS256' requires 'RSA' key)", "ES256"),
+    (lambda: key_pem(ec_key("P-384")), "ES256", "an EC P-384 key (Key for 'ES256' not supported", "ES384"),
+    (lambda: key_pem(rsa_key()), "ES256", "a 2048-bit RSA key (Algorithm 'ES256' requires 'EC' key)", "RS256"),
+    (lambda: key_pem(ed25519_key()), "PS256", "an Ed25519 key (Algorithm 'PS256' requires 'RSA' key)", "Ed25519"),
+    (rsa_jwk, "EdDSA", "a 2048-bit RSA key (Algorithm 'EdDSA' requires 'OKP' key)", "RS256"),
+]
+# fmt: on
+
+
+@pytest.mark.parametrize(("key", "algorithm", "described", "suggested"), MISFITS, ids=[m[1] + m[3] for m in MISFITS])
+def test_issuer_key_must_fit_the_algorithm(
+    write: Write, key: Callable[[], bytes | str], algorithm: str, described: str, suggested: str
+) -> None:
+    data = key()
+    path = issuer_with(write, "issuer.jwk.json" if isinstance(data, str) else "issuer.key", data, algorithm)
+    error = config_error(path)
+    assert error.key == "ees.token_issuer.algorithm"
+    assert error.problem.startswith(f"'{algorithm}' does not fit ") and described in error.problem
+    assert error.fix == f'set algorithm = "{suggested}", or give a key for {algorithm}'
+
+
+@pytest.mark.parametrize(
+    ("key", "algorithm"),
+    [
+        (lambda: key_pem(ec_key("P-384")), "ES384"),
+        (lambda: key_pem(rsa_key()), "PS256"),
+        (lambda: key_pem(ed25519_key()), "EdDSA"),
+        (rsa_jwk, "RS256"),
+    ],
+)
+def test_issuer_keys_that_fit(write: Write, key: Callable[[], bytes | str], algorithm: str) -> None:
+    data = key()
+    path = issuer_with(write, "issuer.jwk.json" if isinstance(data, str) else "issuer.key", data, algorithm)
+    assert load_target(path).trusted_issuer.algorithm == algorithm  # type: ignore[union-attr]
+
+
+def test_encrypted_issuer_key_in_the_legacy_form(write: Write, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``BEGIN RSA PRIVATE KEY`` with ``Proc-Type: 4,ENCRYPTED``: what older OpenSSL writes."""
+    path = issuer_with(write, "issuer.key", legacy_encrypted_pem(rsa_key(), PASSPHRASE), "RS256")
+    assert str(config_error(path)) == (
+        f"{path}: ees.token_issuer.key: 'issuer.key' is an encrypted private key, give its passphrase in "
+        "ees.token_issuer.key_passphrase_env (the name of an environment variable) or decrypt it"
+    )
+    monkeypatch.setenv("ACME_ISSUER_PASS", PASSPHRASE)
+    text = path.read_text().replace(
+        'algorithm = "RS256"', 'algorithm = "RS256"\nkey_passphrase_env = "ACME_ISSUER_PASS"'
+    )
+    path.write_text(text)
+    issuer = load_target(path).trusted_issuer
+    assert issuer is not None and issuer.key_passphrase == PASSPHRASE.encode()
+
+
+def test_a_jwk_has_no_passphrase(write: Write, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ACME_ISSUER_PASS", PASSPHRASE)
+    path = issuer_with(write, "issuer.jwk.json", rsa_jwk(), "RS256", '\nkey_passphrase_env = "ACME_ISSUER_PASS"')
+    error = config_error(path)
+    assert error.key == "ees.token_issuer.key_passphrase_env"
+    assert error.problem == "is set but 'issuer.jwk.json' is a JWK, which is never encrypted"
+
+
+def test_unusable_issuer_jwk(write: Write) -> None:
+    path = issuer_with(write, "issuer.jwk.json", '{"kty": "EC", "crv": "P-256", "x": "x", "y": "y", "d": "d"}', "ES256")
+    error = config_error(path)
+    assert error.key == "ees.token_issuer.key" and "'issuer.jwk.json' is not a usable JWK" in error.problem
+
+
 # --- the file itself -----------------------------------------------------------------------------
 
 
@@ -455,7 +653,54 @@ def test_missing_file(tmp_path: Path) -> None:
 
 def test_directory_instead_of_file(tmp_path: Path) -> None:
     error = config_error(tmp_path)
-    assert error.key == "(file)" and error.problem.startswith("cannot be read")
+    assert (error.key, error.problem) == ("(file)", "is a directory, not a regular file")
+
+
+def test_device_instead_of_file() -> None:
+    error = config_error(Path("/dev/zero"))  # read without a bound, it would never end
+    assert (error.key, error.problem) == ("(file)", "is a character device, not a regular file")
+
+
+def test_fifo_instead_of_file(tmp_path: Path) -> None:
+    fifo = tmp_path / "target.toml"
+    os.mkfifo(fifo)  # opened for reading, it would block until a writer came
+    error = config_error(fifo)
+    assert (error.key, error.problem) == ("(file)", "is a FIFO (named pipe), not a regular file")
+
+
+def test_declaration_larger_than_the_cap(write: Write) -> None:
+    path = write(EES + "#" * (1024 * 1024) + "\n")
+    error = config_error(path)
+    assert (error.key, error.problem) == ("(file)", "is larger than 1024 KiB")
+
+
+@pytest.mark.parametrize("reference", ["ca.pem", "eec.pem", "eec.key", "issuer.key", "template.json", "jwks.json"])
+def test_referenced_files_are_capped_and_regular(write: Write, reference: str) -> None:
+    """The same rule for every file the declaration names: a FIFO is refused, a huge file too."""
+    text = changed(EES, 'client_certs = "harness"', 'client_certs = "vendor"')
+    text = changed(text, 'gpsi = "msisdn-491700000001"', f'gpsi = "msisdn-491700000001"\n{VENDOR_EEC}')
+    text = changed(text, 'source = "harness"', VENDOR_ISSUER)
+    text = changed(text, "timeout = 5.0", 'timeout = 5.0\nrequest_template = "template.json"')
+    path = write(text)
+    load_target(path)
+    key = {
+        "ca.pem": "target.trust_anchor",
+        "eec.pem": "eec[0].cert",
+        "eec.key": "eec[0].key",
+        "issuer.key": "ees.token_issuer.key",
+        "template.json": "target.request_template",
+    }.get(reference)
+    if key is None:  # jwks.json belongs to the ECS declaration
+        path, key = write(ECS, name="ecs.toml"), "ecs.token_keys.jwks_file"
+    referenced = path.parent / reference
+    referenced.unlink()
+    os.mkfifo(referenced)
+    error = config_error(path)
+    assert error.key == key and f"'{reference}' is a FIFO (named pipe), not a regular file" in error.problem
+    referenced.unlink()
+    referenced.write_bytes(b"-----BEGIN CERTIFICATE-----\n" + b"A" * (1024 * 1024))
+    error = config_error(path)
+    assert error.key == key and f"'{reference}' is larger than 1024 KiB" in error.problem
 
 
 def test_not_utf8(write: Write) -> None:
@@ -518,7 +763,15 @@ def rich_ees(write: Write, outside: Path) -> TargetConfig:
         timeout=0.25,
         http2=False,
         eecs=tuple(
-            replace(e, eec_id=hostile, cert=outside, key=config.file.parent / "keys" / "eec.key") for e in config.eecs
+            replace(
+                e,
+                eec_id=hostile,
+                cert=outside,
+                key=config.file.parent / "keys" / "eec.key",
+                key_passphrase_env="EEC_KEY_PASSPHRASE",
+                key_passphrase=PASSPHRASE.encode(),
+            )
+            for e in config.eecs
         ),
         trusted_issuer=TrustedIssuer(
             source="vendor",
@@ -539,18 +792,25 @@ def rich_ees(write: Write, outside: Path) -> TargetConfig:
     )
 
 
-def test_rich_config_round_trips(write: Write, tmp_path_factory: pytest.TempPathFactory) -> None:
+def test_rich_config_round_trips(
+    write: Write, tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
     outside = tmp_path_factory.mktemp("elsewhere") / "ca.pem"
-    outside.write_text(CERT)
-    (outside.parent / "issuer.key").write_text(KEY)
+    chain, eec_key = eec_identity()
+    outside.write_bytes(chain)
+    (outside.parent / "issuer.key").write_bytes(key_pem(ed25519_key()))
     config = rich_ees(write, outside)
     (config.file.parent / "keys").mkdir()
-    (config.file.parent / "keys" / "eec.key").write_text(KEY)
+    (config.file.parent / "keys" / "eec.key").write_bytes(key_pem(eec_key, PASSPHRASE))
+    HarnessMaterial.create().save(config.file.parent / "material")
+    monkeypatch.setenv("EEC_KEY_PASSPHRASE", PASSPHRASE)
     text = dump_target(config)
     config.file.write_text(text)
     assert load_target(config.file) == config
     assert f'trust_anchor = "{outside}"' in text  # outside the directory: absolute
     assert 'key = "keys/eec.key"' in text and 'material = "material"' in text  # inside: relative
+    assert 'key_passphrase_env = "EEC_KEY_PASSPHRASE"' in text and PASSPHRASE not in text  # the name, never the secret
+    assert PASSPHRASE not in repr(config)
 
 
 def test_dump_writes_only_the_binding_s_keys(write: Write) -> None:

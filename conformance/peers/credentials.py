@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import ssl
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
@@ -19,6 +19,7 @@ from conformance.peers.eec import ClientCredential
 from conformance.peers.material import HarnessMaterial
 from conformance.peers.pki import LeafCert, summarize_der
 from conformance.targets.model import EecIdentity
+from conformance.targets.values import read_regular_file
 
 CertVariant = Literal[
     "valid",
@@ -35,19 +36,33 @@ VARIANTS: tuple[CertVariant, ...] = CertVariant.__args__  # type: ignore[attr-de
 
 @dataclass(frozen=True)
 class FileCredential:
-    """A vendor-provided client certificate chain and key, read from PEM files."""
+    """A vendor-provided client certificate chain and key, read from PEM files.
+
+    ``passphrase`` decrypts an encrypted key (the declaration's ``key_passphrase_env``).
+    """
 
     cert: Path
     key: Path
+    passphrase: bytes | None = field(default=None, repr=False)
 
     def configure_cert(self, ctx: ssl.SSLContext) -> None:
         try:
-            ctx.load_cert_chain(self.cert, self.key)
+            ctx.load_cert_chain(self.cert, self.key, password=self._passphrase)
         except (OSError, ssl.SSLError) as exc:
             raise PeerError(f"cannot load client certificate {self.cert} / key {self.key}: {exc}") from exc
 
+    def _passphrase(self) -> bytes:
+        # Always a callback: with password=None OpenSSL asks on the terminal ("Enter PEM pass
+        # phrase:") and blocks the run, or fails with EINVAL when there is no terminal.
+        if self.passphrase is None:
+            raise PeerError(
+                f"{self.key} is an encrypted private key and no passphrase was given: "
+                "set [[eec]] key_passphrase_env, or decrypt the key"
+            )
+        return self.passphrase
+
     def summary(self) -> CertSummary:
-        der = ssl.PEM_cert_to_DER_cert(self.cert.read_text("ascii"))
+        der = ssl.PEM_cert_to_DER_cert(read_regular_file(self.cert).decode("ascii"))
         return summarize_der(der)
 
 
@@ -67,7 +82,7 @@ class CredentialFactory:
         if variant == "valid" and self.vendor_certs:
             if eec.cert is None or eec.key is None:
                 raise PeerError(f"EEC {eec.eec_id}: client_certs = 'vendor' but no cert/key declared")
-            return FileCredential(eec.cert, eec.key)
+            return FileCredential(eec.cert, eec.key, eec.key_passphrase)
         if self.vendor_certs and variant in ("expired", "not-yet-valid", "wrong-eku", "no-digital-signature"):
             raise NotApplicable(
                 f"client_certs = 'vendor': the harness cannot issue a '{variant}' certificate under the vendor's CA"

@@ -30,8 +30,9 @@ from joserfc.jwk import ECKey, KeyParameters, KeySet
 
 from conformance.errors import ConfigError
 from conformance.peers.pki import TestCA
+from conformance.targets.values import Invalid, Missing, read_regular_file
 
-__all__ = ["HarnessMaterial"]
+__all__ = ["HarnessMaterial", "missing_sources"]
 
 PRIVATE_MODE = 0o600
 PUBLIC_MODE = 0o644
@@ -162,6 +163,11 @@ class HarnessMaterial:
         )
 
 
+def missing_sources(directory: Path) -> list[str]:
+    """The files of the material :meth:`HarnessMaterial.load` needs that ``directory`` lacks."""
+    return [name for name in SOURCES if not (directory / name).is_file()]
+
+
 def _load_ca(directory: Path, cert_name: str, key_name: str) -> TestCA:
     """Load one CA, blaming the right file: the certificate, or the key that goes with it."""
     cert_pem = _read(directory, cert_name, "CA certificate")
@@ -198,13 +204,12 @@ def _load_issuer_key(directory: Path) -> bytes:
 
 
 def _read(directory: Path, name: str, what: str) -> bytes:
-    path = directory / name
     try:
-        return path.read_bytes()
-    except FileNotFoundError:
+        return read_regular_file(directory / name)
+    except Missing:
         raise _broken(directory, name, what, "file is missing") from None
-    except OSError as exc:
-        raise _broken(directory, name, what, f"cannot be read ({exc.strerror})") from exc
+    except Invalid as invalid:
+        raise _broken(directory, name, what, invalid.problem) from None
 
 
 def _broken(directory: Path, name: str, what: str, problem: str) -> ConfigError:

@@ -31,14 +31,25 @@ from pathlib import Path
 from typing import Any, Final, Literal
 
 from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, rsa
+from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes
 from cryptography.hazmat.primitives.serialization import load_pem_private_key
 from joserfc import jws
 from joserfc.errors import JoseError, SecurityWarning
 from joserfc.jwk import ECKey, JWKRegistry, Key, OKPKey, RSAKey
 
 from conformance.errors import PeerError
+from conformance.targets.values import Invalid, read_regular_file
 
-__all__ = ["ACCESS_TOKEN_TYPE", "SigningKey", "TokenIssuer", "default_algorithm", "sign"]
+__all__ = [
+    "ACCESS_TOKEN_TYPE",
+    "SigningKey",
+    "TokenIssuer",
+    "algorithm_misfit",
+    "as_signing_key",
+    "default_algorithm",
+    "describe_key",
+    "sign",
+]
 
 ACCESS_TOKEN_TYPE: Final = "at+jwt"
 """The ``typ`` of a JWT access token (RFC 9068 2.1; the ``application/`` prefix is omitted)."""
@@ -71,6 +82,27 @@ def _describe(key: Key) -> str:
     return f"(curve {curve})" if curve else ""
 
 
+def describe_key(key: Key) -> str:
+    """What kind of key this is, for messages: "an EC P-256 key", "a 2048-bit RSA key"."""
+    if isinstance(key, RSAKey):
+        return f"a {key.public_key.key_size}-bit RSA key"
+    if isinstance(key, OKPKey):
+        return f"an {key.curve_name} key"
+    curve = getattr(key, "curve_name", None)
+    return f"an {key.key_type} {curve} key" if curve else f"a {key.key_type} key"
+
+
+def algorithm_misfit(key: Key, algorithm: str) -> str | None:
+    """Why ``key`` cannot sign ``algorithm`` (joserfc's own check, as the issuer applies it), or None."""
+    try:
+        jws.JWSRegistry.algorithms[algorithm].check_key(key)
+    except KeyError:
+        return f"{algorithm!r} is not a JWS algorithm joserfc knows"
+    except JoseError as err:
+        return str(err.description or err)
+    return None
+
+
 def _generate(algorithm: str) -> SigningKey:
     curves: dict[str, Literal["P-256", "P-384", "P-521"]] = {
         "ES256": "P-256",
@@ -86,17 +118,24 @@ def _generate(algorithm: str) -> SigningKey:
     raise PeerError(f"cannot generate a key for algorithm {algorithm!r}: use ES*, RS*, PS*, EdDSA or Ed25519")
 
 
-def _import_pem(pem: bytes) -> SigningKey:
+def _import_pem(pem: bytes, password: bytes | None) -> SigningKey:
+    # cryptography never prompts for a passphrase: without one, an encrypted key is a TypeError.
     try:
-        native = load_pem_private_key(pem, password=None)
+        native = load_pem_private_key(pem, password=password)
     except (ValueError, TypeError) as err:
-        raise PeerError(f"not an unencrypted PEM private key: {err}") from None
+        what = "a PEM private key that this passphrase decrypts" if password else "an unencrypted PEM private key"
+        raise PeerError(f"not {what}: {err}") from None
+    return as_signing_key(native)
+
+
+def as_signing_key(native: PrivateKeyTypes) -> SigningKey:
+    """The joserfc form of a cryptography private key; PeerError for a type no JWS algorithm uses."""
     if isinstance(native, ec.EllipticCurvePrivateKey):
-        return ECKey.import_key(pem)
+        return ECKey.import_key(native)
     if isinstance(native, rsa.RSAPrivateKey):
-        return RSAKey.import_key(pem)
+        return RSAKey.import_key(native)
     if isinstance(native, ed25519.Ed25519PrivateKey | ed448.Ed448PrivateKey):
-        return OKPKey.import_key(pem)
+        return OKPKey.import_key(native)
     raise PeerError(f"unsupported private key type {type(native).__name__}: use EC, RSA or Ed25519")
 
 
@@ -126,13 +165,12 @@ class TokenIssuer:
         self.algorithm = algorithm or default_algorithm(key)
         self.kid: str = kid or key.kid or key.thumbprint()
         self.lifetime = lifetime
-        try:
-            jws.JWSRegistry.algorithms[self.algorithm].check_key(key)
-        except (KeyError, JoseError) as err:
+        misfit = algorithm_misfit(key, self.algorithm)
+        if misfit is not None:
             raise PeerError(
-                f"key {_describe(key) or key.key_type} cannot sign {self.algorithm!r}: {err}; "
+                f"key {_describe(key) or key.key_type} cannot sign {self.algorithm!r}: {misfit}; "
                 f"set algorithm = {default_algorithm(key)!r}"
-            ) from None
+            )
 
     @classmethod
     def generate(
@@ -150,9 +188,10 @@ class TokenIssuer:
         kid: str | None = None,
         algorithm: str | None = None,
         lifetime: int = 300,
+        password: bytes | None = None,
     ) -> TokenIssuer:
-        """An issuer signing with an unencrypted PEM private key (PKCS#8, SEC1 or PKCS#1)."""
-        return cls(_import_pem(pem), issuer=issuer, kid=kid, algorithm=algorithm, lifetime=lifetime)
+        """An issuer signing with a PEM private key (PKCS#8, SEC1 or PKCS#1), encrypted with ``password``."""
+        return cls(_import_pem(pem, password), issuer=issuer, kid=kid, algorithm=algorithm, lifetime=lifetime)
 
     @classmethod
     def from_file(
@@ -163,19 +202,22 @@ class TokenIssuer:
         kid: str | None = None,
         algorithm: str | None = None,
         lifetime: int = 300,
+        password: bytes | None = None,
     ) -> TokenIssuer:
-        """An issuer from a PEM private key or a private JWK (JSON) file.
+        """An issuer from a PEM private key (encrypted with ``password``) or a private JWK (JSON) file.
 
         A JWK's own ``kid`` and ``alg`` are used unless ``kid``/``algorithm`` are given.
         """
         path = Path(path)
         try:
-            data = path.read_bytes()
-        except OSError as err:
-            raise PeerError(f"{path}: cannot read the issuer key: {err.strerror or err}") from None
+            data = read_regular_file(path)
+        except Invalid as err:
+            raise PeerError(f"{path}: cannot read the issuer key: it {err.problem}") from None
         if not data.lstrip().startswith(b"{"):
             try:
-                return cls.from_pem(data, issuer=issuer, kid=kid, algorithm=algorithm, lifetime=lifetime)
+                return cls.from_pem(
+                    data, issuer=issuer, kid=kid, algorithm=algorithm, lifetime=lifetime, password=password
+                )
             except PeerError as err:
                 raise PeerError(f"{path}: {err}") from None
         try:

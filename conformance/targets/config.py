@@ -11,12 +11,16 @@ Every problem is a :class:`~conformance.errors.ConfigError` on one line, naming 
     acme.toml: target.base_ulr: unknown key 'base_ulr', did you mean 'base_url'?
 
 Relative paths are resolved against the directory of the TOML file, so a vendor keeps the
-declaration and its certificates together and moves them as one.
+declaration and its certificates together and moves them as one. Every file is read with a size
+cap and only if it is a regular file, and vendor keys are decrypted and matched against their
+certificate or algorithm here, so that no problem surfaces in the middle of a run.
 """
 
 from __future__ import annotations
 
 import enum
+import json
+import os
 import re
 import tomllib
 from collections.abc import Callable, Iterable
@@ -24,7 +28,20 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any, Final, Literal, NoReturn, TypeVar, overload
 
-from conformance.errors import ConfigError
+from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes
+from joserfc.errors import JoseError
+from joserfc.jwk import JWKRegistry
+
+from conformance.errors import ConfigError, PeerError
+from conformance.peers.material import SOURCES as MATERIAL_FILES
+from conformance.peers.material import missing_sources
+from conformance.peers.token_issuer import (
+    SigningKey,
+    algorithm_misfit,
+    as_signing_key,
+    default_algorithm,
+    describe_key,
+)
 from conformance.requirements import catalogue
 from conformance.targets import values
 from conformance.targets.model import (
@@ -206,25 +223,76 @@ class _Table:
         if text is None:
             return None
         path = (self.base / text).resolve()
-        if not path.is_file():
-            self.fail(name, f"{text!r} is not a file ({path})", f"give a path relative to {self.base}, or absolute")
         try:
-            content(path.read_text(encoding="utf-8"))
+            content(self.read(name, path).decode("utf-8"))
         except values.Invalid as invalid:
             self.fail(name, f"{text!r} {invalid.problem}", invalid.fix)
         except UnicodeDecodeError:
             self.fail(name, f"{text!r} is not a text file", "give it as PEM or JSON, not DER or binary")
-        except OSError as exc:
-            self.fail(name, f"{text!r} cannot be read ({exc.strerror})", "make it readable")
         return path
 
-    def directory(self, name: str) -> Path | None:
-        """A directory that may not exist yet (it is created on first use): only resolved."""
+    def read(self, name: str, path: Path) -> bytes:
+        """The bytes of the file ``name`` gives (resolved to ``path``): regular files only, size-capped."""
+        try:
+            return values.read_regular_file(path)
+        except values.Missing:
+            fix = f"give a path relative to {self.base}, or absolute"
+            self.fail(name, f"{self.data[name]!r} does not exist ({path})", fix)
+        except values.Invalid as invalid:
+            self.fail(name, f"{self.data[name]!r} {invalid.problem} ({path})", invalid.fix)
+
+    def material(self, name: str, *, must_exist: bool) -> Path | None:
+        """The harness material directory; ``must_exist``: it holds the material already.
+
+        The target was provisioned with the CA and issuer key in there: a fresh set in its place
+        would only make every case INCONCLUSIVE, so it is never created behind the user's back.
+        """
         text = self.text(name, None)
-        path = None if text is None else (self.base / text).resolve()
-        if path is not None and path.exists() and not path.is_dir():
-            self.fail(name, f"{text!r} is not a directory ({path})", "give a directory, or one to be created")
+        if text is None:
+            return None
+        path = (self.base / text).resolve()
+        if path.exists() and not path.is_dir():
+            fix = "give the directory `conformance pki export` wrote"
+            self.fail(name, f"{text!r} is not a directory ({path})", fix)
+        if must_exist:
+            self._require_material(name, text, path)
         return path
+
+    def _require_material(self, name: str, text: str, path: Path) -> None:
+        export = (
+            f"run `conformance pki export {path}` and provision its ca.pem "
+            "(and, for an EES, issuer.jwks.json) on the target"
+        )
+        missing = missing_sources(path) if path.is_dir() else list(MATERIAL_FILES)
+        if not path.exists():
+            self.fail(name, f"{text!r} does not exist ({path})", export)
+        if len(missing) == len(MATERIAL_FILES):
+            self.fail(name, f"{text!r} holds no harness material ({path})", export)
+        if missing:
+            problem = f"{text!r} lacks {', '.join(missing)} ({path})"
+            self.fail(name, problem, f"restore them, or move the folder away, {export} again")
+
+    def passphrase(self, name: str) -> tuple[str | None, bytes | None]:
+        """The environment variable ``name`` gives, and its value, read now."""
+        variable = self.text(name, None, values.ENV_NAME)
+        if variable is None:
+            return None, None
+        value = os.environ.get(variable)
+        if value is None:
+            fix = "export it with the key's passphrase before the run, or decrypt the key"
+            self.fail(name, f"environment variable {variable!r} is not set", fix)
+        if not value:
+            self.fail(name, f"environment variable {variable!r} is empty", "set it to the key's passphrase")
+        return variable, os.fsencode(value)
+
+    def private_key(self, name: str, path: Path, passphrase: bytes | None, passphrase_name: str) -> PrivateKeyTypes:
+        """The PEM private key file ``name`` gives, decrypted with the passphrase ``passphrase_name`` gives."""
+        try:
+            return values.private_key(self.read(name, path), passphrase, self.data[name], self.key(passphrase_name))
+        except values.BadPassphrase as bad:
+            self.fail(passphrase_name, bad.problem, bad.fix)
+        except values.Invalid as invalid:
+            self.fail(name, invalid.problem, invalid.fix)
 
     def table(self, name: str, *, required: bool = True) -> _Table:
         """A sub-table; an absent optional one reads as empty, so its getters give their defaults."""
@@ -259,12 +327,13 @@ def _unique(tables: list[_Table], name: str, values: list[str], fix: str) -> Non
 
 def _read(path: Path) -> dict[str, Any]:
     try:
-        with path.open("rb") as handle:
-            return tomllib.load(handle)
-    except FileNotFoundError:
+        data = values.read_regular_file(path)
+    except values.Missing:
         raise ConfigError(path, "(file)", "does not exist", "check the path of the target file") from None
-    except OSError as exc:
-        raise ConfigError(path, "(file)", f"cannot be read ({exc.strerror})", "give a readable file") from None
+    except values.Invalid as invalid:
+        raise ConfigError(path, "(file)", invalid.problem, invalid.fix) from None
+    try:
+        return tomllib.loads(data.decode("utf-8"))
     except UnicodeDecodeError:
         raise ConfigError(path, "(file)", "is not UTF-8 text", "save it as UTF-8, as TOML requires") from None
     except tomllib.TOMLDecodeError as exc:
@@ -274,11 +343,12 @@ def _read(path: Path) -> dict[str, Any]:
         raise ConfigError(path, where, f"not valid TOML: {problem}", "fix the syntax (toml.io/en/v1.0.0)") from None
 
 
-def load_target(path: Path) -> TargetConfig:
+def load_target(path: Path, *, material_must_exist: bool = True) -> TargetConfig:
     """Parse and validate one target declaration; any problem raises :class:`ConfigError`.
 
     Tables are read top-down, so the first message is about the first problem. Paths in the
     result are absolute; ``file`` is the resolved path of the declaration itself.
+    ``material_must_exist=False`` is for ``conformance pki export``, which is about to write it.
     """
     file = path.resolve()
     doc = _Table(path, file.parent, _read(path))
@@ -300,7 +370,7 @@ def load_target(path: Path) -> TargetConfig:
         http_versions=_http_versions(target),
         request_template=target.file("request_template", values.request_template, None),
         client_certs=client_certs,
-        harness_material=harness.directory("material"),
+        harness_material=harness.material("material", must_exist=material_must_exist),
         eecs=_eecs(doc, vendor_certs=client_certs == "vendor"),
         deviations=_deviations(doc, role),
         extra=_extra(doc.table("extra", required=False)),
@@ -350,19 +420,27 @@ def _eec(t: _Table, *, vendor_certs: bool) -> EecIdentity:
     for name in ("cert", "key"):
         if vendor_certs:
             t.need(name, 'harness.client_certs = "vendor"')
-        else:
-            t.forbid(
-                name,
-                "the harness issues EEC certificates",
-                'remove it, or set harness.client_certs = "vendor"',
-            )
-    return EecIdentity(
-        role=t.choice("role", _EEC_ROLES),
-        eec_id=t.text("eec_id"),
-        gpsi=t.text("gpsi", check=values.GPSI),
-        cert=t.file("cert", values.CERTIFICATE, None),
-        key=t.file("key", values.PRIVATE_KEY, None),
-    )
+    for name in ("cert", "key", "key_passphrase_env"):
+        if not vendor_certs:
+            t.forbid(name, "the harness issues EEC certificates", 'remove it, or set harness.client_certs = "vendor"')
+    role, eec_id, gpsi = t.choice("role", _EEC_ROLES), t.text("eec_id"), t.text("gpsi", check=values.GPSI)
+    cert, key = t.file("cert", values.CERTIFICATE, None), t.file("key", values.PRIVATE_KEY, None)
+    variable, passphrase = t.passphrase("key_passphrase_env")
+    if cert is not None and key is not None:
+        _check_key_pair(t, cert, key, passphrase)
+    return EecIdentity(role, eec_id, gpsi, cert, key, key_passphrase_env=variable, key_passphrase=passphrase)
+
+
+def _check_key_pair(t: _Table, cert: Path, key: Path, passphrase: bytes | None) -> None:
+    """The vendor's EEC key must be the one of its certificate, or every TLS case fails for nothing."""
+    private = t.private_key("key", key, passphrase, "key_passphrase_env")
+    try:
+        leaf = values.leaf_certificate(t.read("cert", cert))
+    except values.Invalid as invalid:
+        t.fail("cert", f"{t.data['cert']!r} {invalid.problem}", invalid.fix)
+    if not values.same_public_key(private, leaf):
+        problem = f"{t.data['key']!r} does not match the public key of {t.data['cert']!r}"
+        t.fail("key", problem, "give the private key of that certificate (the first one in the chain)")
 
 
 def _deviations(doc: _Table, role: Role) -> tuple[Deviation, ...]:
@@ -402,17 +480,48 @@ def _trusted_issuer(t: _Table) -> TrustedIssuer:
     if source == "vendor":
         t.need("key", 'source = "vendor"')
     else:
-        t.forbid("key", 'source = "harness" signs with the harness material', 'remove it, or set source = "vendor"')
+        for name in ("key", "key_passphrase_env"):
+            t.forbid(name, 'source = "harness" signs with the harness material', 'remove it, or set source = "vendor"')
         if algorithm != "ES256":  # the issuer key in the harness material is a P-256 key
             t.fail("algorithm", f'{algorithm!r} does not fit source = "harness"', 'use "ES256", or your own key')
+    issuer, key = t.text("issuer", check=values.FQDN), t.file("key", values.signing_key, None)
+    variable, passphrase = t.passphrase("key_passphrase_env")
+    kid, lifetime = t.text("kid", None), t.positive_int("lifetime", 300)
+    if key is not None:
+        _check_algorithm_fits(t, _issuer_key(t, key, passphrase), algorithm)
     return TrustedIssuer(
-        source=source,
-        issuer=t.text("issuer", check=values.FQDN),
-        key=t.file("key", values.signing_key, None),
-        kid=t.text("kid", None),
-        algorithm=algorithm,
-        lifetime=t.positive_int("lifetime", 300),
+        source, issuer, key, kid, algorithm, lifetime, key_passphrase_env=variable, key_passphrase=passphrase
     )
+
+
+def _issuer_key(t: _Table, path: Path, passphrase: bytes | None) -> SigningKey:
+    """The vendor's issuer key, as the harness will sign with it: a PEM (maybe encrypted) or a private JWK."""
+    data, written = t.read("key", path), t.data["key"]
+    if not data.lstrip().startswith(b"{"):
+        try:
+            return as_signing_key(t.private_key("key", path, passphrase, "key_passphrase_env"))
+        except PeerError as exc:
+            t.fail("key", f"{written!r} cannot sign tokens ({exc})", "give an EC, RSA or Ed25519 private key")
+    if passphrase is not None:
+        t.fail("key_passphrase_env", f"is set but {written!r} is a JWK, which is never encrypted", "remove it")
+    try:
+        key = JWKRegistry.import_key(json.loads(data))
+    except (ValueError, TypeError, JoseError) as exc:
+        t.fail("key", f"{written!r} is not a usable JWK ({exc})", "give the private JWK of an EC, RSA or OKP key")
+    if not isinstance(key, SigningKey):
+        t.fail("key", f"{written!r} is a {key.key_type} JWK", "give the private JWK of an EC, RSA or OKP key")
+    return key
+
+
+def _check_algorithm_fits(t: _Table, key: SigningKey, algorithm: str) -> None:
+    misfit = algorithm_misfit(key, algorithm)
+    if misfit is None:
+        return
+    try:
+        fix = f'set algorithm = "{default_algorithm(key)}", or give a key for {algorithm}'
+    except PeerError:
+        fix = f"give a key for {algorithm}"
+    t.fail("algorithm", f"{algorithm!r} does not fit {t.data['key']!r}, {describe_key(key)} ({misfit})", fix)
 
 
 def _with_ecs(config: TargetConfig, ecs: _Table) -> TargetConfig:

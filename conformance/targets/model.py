@@ -35,6 +35,10 @@ class EecIdentity:
     cert: Path | None = None
     """Vendor-provided client certificate chain (PEM); ``None`` when the harness issues it."""
     key: Path | None = None
+    key_passphrase_env: str | None = None
+    """The environment variable that holds the passphrase of an encrypted ``key``."""
+    key_passphrase: bytes | None = field(default=None, repr=False)
+    """Its value, read when the declaration loads; never written back to a declaration."""
 
 
 @dataclass(frozen=True)
@@ -85,6 +89,10 @@ class TrustedIssuer:
     kid: str | None = None
     algorithm: str = "ES256"
     lifetime: int = 300
+    key_passphrase_env: str | None = None
+    """The environment variable that holds the passphrase of an encrypted PEM ``key``."""
+    key_passphrase: bytes | None = field(default=None, repr=False)
+    """Its value, read when the declaration loads; never written back to a declaration."""
 
 
 @dataclass(frozen=True)

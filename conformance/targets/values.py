@@ -1,4 +1,4 @@
-"""Checks of single values in a target declaration: URLs, FQDNs, GPSIs, PEM and JSON files.
+"""Checks of single values in a target declaration: URLs, FQDNs, GPSIs, PEM and JSON files, keys.
 
 Each check raises :class:`Invalid` with what is wrong and how to fix it; the loader in
 :mod:`conformance.targets.config` adds the file and the dotted key.
@@ -9,10 +9,21 @@ from __future__ import annotations
 import difflib
 import ipaddress
 import json
+import os
 import re
+import stat
 from collections.abc import Callable, Iterable
-from typing import Any
+from pathlib import Path
+from typing import Any, Final
 from urllib.parse import SplitResult, urlsplit
+
+from cryptography import x509
+from cryptography.exceptions import UnsupportedAlgorithm
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes
+
+MAX_FILE_BYTES: Final = 1024 * 1024
+"""The most read from any file a run is given: declarations, PEM and JSON files are a few KiB."""
 
 
 class Invalid(Exception):
@@ -21,6 +32,14 @@ class Invalid(Exception):
     def __init__(self, problem: str, fix: str) -> None:
         super().__init__(problem)
         self.problem, self.fix = problem, fix
+
+
+class Missing(Invalid):
+    """A file that does not exist: the caller knows best where it was looked for."""
+
+
+class BadPassphrase(Invalid):
+    """The key is fine but the passphrase setting is not: given for a plain key, or wrong."""
 
 
 Check = Callable[[str], None]
@@ -142,6 +161,97 @@ def signing_key(text: str) -> None:
         PRIVATE_KEY(text)
     elif "d" not in json_object(text):
         raise Invalid('is a public JWK (no "d" member)', "give the private key the issuer signs with")
+
+
+ENV_NAME = matching(
+    r"[A-Za-z_][A-Za-z0-9_]*",
+    "an environment variable name",
+    'give the name of the variable that holds the passphrase, such as "EEC_KEY_PASSPHRASE"',
+)
+
+_FILE_KINDS: Final = {
+    stat.S_IFDIR: "a directory",
+    stat.S_IFIFO: "a FIFO (named pipe)",
+    stat.S_IFCHR: "a character device",
+    stat.S_IFBLK: "a block device",
+    stat.S_IFSOCK: "a socket",
+}
+
+
+def read_regular_file(path: Path, limit: int = MAX_FILE_BYTES) -> bytes:
+    """The bytes of a regular file of at most ``limit`` bytes.
+
+    A FIFO would block the open and a device like /dev/zero never ends, so the file kind is
+    checked before opening; the open is non-blocking and the kind checked again on the
+    descriptor, in case the path was swapped in between.
+    """
+    try:
+        _require_regular(os.stat(path).st_mode)
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    except FileNotFoundError:
+        raise Missing("does not exist", "check the path") from None
+    except OSError as exc:
+        raise Invalid(f"cannot be read ({exc.strerror})", "make it readable") from None
+    with os.fdopen(fd, "rb") as handle:
+        _require_regular(os.fstat(fd).st_mode)
+        try:
+            data = handle.read(limit + 1)
+        except OSError as exc:
+            raise Invalid(f"cannot be read ({exc.strerror})", "make it readable") from None
+    if len(data) > limit:
+        fix = "give the right file: declarations, PEM and JSON files are a few KiB"
+        raise Invalid(f"is larger than {limit // 1024} KiB", fix)
+    return data
+
+
+def _require_regular(mode: int) -> None:
+    if not stat.S_ISREG(mode):
+        kind = _FILE_KINDS.get(stat.S_IFMT(mode), "not a regular file")
+        raise Invalid(f"is {kind}, not a regular file", "give the path of a regular file")
+
+
+_ENCRYPTED_PEM = re.compile(r"-----BEGIN ENCRYPTED PRIVATE KEY-----|Proc-Type:\s*4,\s*ENCRYPTED")
+
+
+def private_key(pem: bytes, passphrase: bytes | None, written: str, passphrase_key: str) -> PrivateKeyTypes:
+    """The private key in ``pem``, decrypted with ``passphrase`` if it is encrypted.
+
+    ``written`` is the file as the declaration names it and ``passphrase_key`` the dotted key
+    that would give the passphrase, for the messages. Never prompts: cryptography, unlike
+    OpenSSL's PEM reader, has no terminal fallback.
+    """
+    encrypted = bool(_ENCRYPTED_PEM.search(pem.decode("ascii", "replace")))
+    if encrypted and passphrase is None:
+        raise _encrypted(written, passphrase_key)
+    if passphrase is not None and not encrypted:
+        raise BadPassphrase(f"is set but {written!r} is not encrypted", "remove it")
+    try:
+        return serialization.load_pem_private_key(pem, password=passphrase)
+    except TypeError:  # encrypted in a form the PEM header did not show
+        raise _encrypted(written, passphrase_key) from None
+    except (ValueError, UnsupportedAlgorithm) as exc:
+        if encrypted:
+            raise BadPassphrase(f"its passphrase does not decrypt {written!r} ({exc})", "give the right one") from None
+        fix = "give a PKCS#8, SEC1 or PKCS#1 PEM key"
+        raise Invalid(f"{written!r} is not a usable PEM private key ({exc})", fix) from None
+
+
+def _encrypted(written: str, passphrase_key: str) -> Invalid:
+    fix = f"give its passphrase in {passphrase_key} (the name of an environment variable) or decrypt it"
+    return Invalid(f"{written!r} is an encrypted private key", fix)
+
+
+def leaf_certificate(pem: bytes) -> x509.Certificate:
+    """The first certificate of a PEM chain: the one the private key belongs to."""
+    try:
+        return x509.load_pem_x509_certificates(pem)[0]
+    except ValueError as exc:
+        raise Invalid(f"holds no usable PEM certificate ({exc})", "give a PEM certificate chain") from None
+
+
+def same_public_key(key: PrivateKeyTypes, certificate: x509.Certificate) -> bool:
+    spki = serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    return key.public_key().public_bytes(*spki) == certificate.public_key().public_bytes(*spki)
 
 
 def did_you_mean(word: str, options: Iterable[str], listing: str) -> str:
