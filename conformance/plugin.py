@@ -32,8 +32,8 @@ from conformance import requirements
 from conformance.errors import ConfigError, HarnessError, Inconclusive, NotApplicable
 from conformance.evidence import EvidenceLog, Note
 from conformance.reporting.reproduce import reproduce_block
-from conformance.requirements import LEVELS, Level
 from conformance.reporting.results import CaseRecord, RunRecord, summary_lines
+from conformance.requirements import LEVELS, Level
 from conformance.run import ConformanceRun, Options
 from conformance.targets.model import HttpVersion, Role, TargetConfig
 from conformance.under_test import (

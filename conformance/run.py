@@ -134,6 +134,7 @@ class ConformanceRun:
                     kid=declared.kid,
                     algorithm=declared.algorithm,
                     lifetime=declared.lifetime,
+                    password=declared.key_passphrase,
                 )
             else:
                 issuer = TokenIssuer.from_pem(
@@ -149,7 +150,7 @@ class ConformanceRun:
         """The declared material directory (loaded once per run), or one throwaway set (``None``)."""
         directory = config.harness_material
         if directory not in self._materials:
-            load = HarnessMaterial.create if directory is None else lambda: HarnessMaterial.load_or_create(directory)
+            load = HarnessMaterial.create if directory is None else lambda: HarnessMaterial.load(directory)
             self._materials[directory] = load()
         return self._materials[directory]
 

@@ -367,10 +367,6 @@ def test_pki_export_creates_the_material_a_declaration_names(tmp_path: Path) -> 
     assert (tmp_path / "pki" / "eec-eec-1.pem").is_file()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="conformance/run.py must pass password=declared.key_passphrase to TokenIssuer.from_file (not ours to edit)",
-)
 def test_encrypted_issuer_key_with_its_passphrase_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """The vendor issuer key the reference EES trusts, encrypted, with its passphrase declared."""
     deployment = ReferenceDeployment.start(tmp_path / "reference")

@@ -384,24 +384,38 @@ def test_end_to_end_client_cert_optional_fault_answers_403(settings: EcsSettings
     """ecs.client-cert-optional: the handshake lets a certificate-less EEC in; the app refuses it."""
     server_ca = trustme.CA()
     server_cert = server_ca.issue_cert("127.0.0.1")
-    knobs = tls_knobs(parse_faults(["ecs.client-cert-optional"]), "ecs")
+    behaviour = ecs_behaviour(["ecs.client-cert-optional"])
     tls = ServerTls(
         server_cert.private_key_and_cert_chain_pem.bytes(),
         server_cert.private_key_pem.bytes(),
         [client_ca.cert_pem.bytes()],
-        client_auth=knobs["client_auth"],
-        check_time=knobs["check_time"],
+        client_auth=behaviour.tls.client_auth,
+        check_time=behaviour.tls.check_time,
     )
     context = ssl.create_default_context()
     server_ca.configure_trust(context)
-    with ReferenceServer(build_ecs_app(settings, parse_faults(["ecs.client-cert-optional"])), tls) as server:
+    with ReferenceServer(build_ecs_app(settings, behaviour), tls) as server:
         response = httpx.post(f"{server.base_url}{PROVISIONING}", json={"eecId": "eec-1"}, verify=context, timeout=5.0)
     assert_problem(response, 403, "NO_CLIENT_CERTIFICATE")
 
 
 def test_app_state_exposes_configuration(settings: EcsSettings) -> None:
-    app: Starlette = build_ecs_app(settings, parse_faults(["ecs.token-without-sub"]))
-    assert app.state.settings is settings and app.state.faults == {"ecs.token-without-sub"}
+    app = build_ecs_app(settings, ecs_behaviour(["ecs.token-without-sub"]))
+    assert isinstance(app, Starlette)
+    assert app.state.settings is settings and app.state.behaviour.token_with_sub is False
+
+
+def test_a_disrupted_ecs_locks_out_after_the_first_request(settings: EcsSettings, client_ca: trustme.CA) -> None:
+    locked = with_faults(settings, client_ca, "ecs.locks-out-after-first-request")
+    assert locked.provision({"eecId": "eec-1"}).status_code == 200
+    assert_problem(locked.provision({"eecId": "eec-1"}), 403)
+    assert locked.provision({"eecId": "eec-2"}, "eec-2").status_code == 200  # each EEC once
+    refusing = with_faults(settings, client_ca, "ecs.refuses-everything")
+    assert_problem(refusing.provision({"eecId": "eec-1"}), 403)
+    limited = with_faults(settings, client_ca, "ecs.rate-limited")
+    assert limited.provision({"eecId": "eec-1"}).status_code == 200
+    busy = limited.provision({"eecId": "eec-1"})
+    assert busy.status_code == 503 and busy.headers["retry-after"] == "30"
 
 
 P384_KEY = ec.generate_private_key(ec.SECP384R1()).private_bytes(Encoding.PEM, PrivateFormat.PKCS8, NoEncryption())

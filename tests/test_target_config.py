@@ -179,14 +179,24 @@ def test_defaults_and_absolute_paths(write: Write) -> None:
     config = load_target(path)
     assert config.name == "target"  # the file stem
     assert config.file == path.resolve() and config.trust_anchor == path.parent / "ca.pem"
-    assert (config.timeout, config.http2, config.client_certs, config.harness_material) == (
+    assert (config.timeout, config.http_versions, config.client_certs, config.harness_material) == (
         5.0,
-        True,
+        ("2", "1.1"),
         "harness",
         None,
     )
     assert config.trusted_issuer == TrustedIssuer(source="harness", issuer="ecs.example.test")
-    assert config.eec("authorized").gpsi == "msisdn-491700000001"
+    assert next(e for e in config.eecs if e.role == "authorized").gpsi == "msisdn-491700000001"
+
+
+@pytest.mark.parametrize(
+    ("written", "versions"), [('["2"]', ("2",)), ('["1.1"]', ("1.1",)), ('["1.1", "2"]', ("1.1", "2"))]
+)
+def test_http_versions_say_which_transports_every_case_uses(
+    write: Write, written: str, versions: tuple[str, ...]
+) -> None:
+    path = write(changed(EES, "timeout = 5.0\n", f"timeout = 5.0\nhttp_versions = {written}\n"))
+    assert load_target(path).http_versions == versions
 
 
 WITH_MATERIAL = 'client_certs = "harness"\nmaterial = "state/pki"'
@@ -244,7 +254,7 @@ def test_vendor_certificates_and_keys(write: Write) -> None:
         'source = "vendor"\nkey = "issuer.jwk.json"\nkid = "k1"\nalgorithm = "RS256"',
     )
     config = load_target(write(text))
-    eec = config.eec("authorized")
+    eec = next(e for e in config.eecs if e.role == "authorized")
     assert (eec.cert, eec.key) == (config.file.parent / "eec.pem", config.file.parent / "eec.key")
     assert config.trusted_issuer is not None
     assert (config.trusted_issuer.key, config.trusted_issuer.kid) == (
@@ -320,8 +330,11 @@ CASES = [
     (EES, "timeout = 5.0", 'timeout = "5"', "target.timeout",
      "expected a number, got a string, write timeout = 5.0"),
     (EES, "timeout = 5.0", "timeout = true", "target.timeout", "expected a number, got a boolean"),
-    (EES, "timeout = 5.0", "http2 = 1", "target.http2",
-     "expected a boolean, got an integer, write http2 = true"),
+    (EES, "timeout = 5.0", "http_versions = true", "target.http_versions",
+     "expected an array of strings, got a boolean"),
+    (EES, "timeout = 5.0", 'http_versions = ["3"]', "target.http_versions",
+     "'3' is not a known HTTP version, use one of \"2\", \"1.1\""),
+    (EES, "timeout = 5.0", 'http_versions = ["2", "2"]', "target.http_versions", "lists a version twice"),
     (EES, "lifetime = 300", "lifetime = true", "ees.token_issuer.lifetime",
      "expected an integer, got a boolean"),
     (EES, "lifetime = 300", "lifetime = 300.0", "ees.token_issuer.lifetime",
@@ -525,7 +538,7 @@ def test_encrypted_eec_key_with_its_passphrase(write: Write, monkeypatch: pytest
     monkeypatch.setenv("ACME_EEC_PASS", PASSPHRASE)
     path = vendor_eec(write, PASSPHRASE_ENV)
     write_eec(path.parent, PASSPHRASE)
-    eec = load_target(path).eec("authorized")
+    eec = next(e for e in load_target(path).eecs if e.role == "authorized")
     assert (eec.key_passphrase_env, eec.key_passphrase) == ("ACME_EEC_PASS", PASSPHRASE.encode())
 
 
@@ -761,7 +774,7 @@ def rich_ees(write: Write, outside: Path) -> TargetConfig:
         client_certs="vendor",
         harness_material=config.file.parent / "material",
         timeout=0.25,
-        http2=False,
+        http_versions=("1.1",),
         eecs=tuple(
             replace(
                 e,

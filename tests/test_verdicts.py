@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from conformance import requirements
-from typing import Any
-
 from conformance.errors import CheckFailed, ConfigError, HarnessError, Inconclusive, NotApplicable, ShapeViolation
 from conformance.verdicts import Verdict, decide, exit_status, judge, worst
 
