@@ -155,6 +155,11 @@ def pytest_args(args: argparse.Namespace, out: Path) -> list[str]:
         str(suites_dir()),
         "-p",
         "no:cacheprovider",
+        # The suites raise, they never assert: rewriting every module of the plugin's distribution
+        # costs ~3 s per run. Hypothesis' plugin (a dev dependency) imports hypothesis at the summary.
+        "--assert=plain",
+        "-p",
+        "no:hypothesispytest",
         "-q",
         "-rN",
         "--tb=no",
@@ -226,7 +231,8 @@ class _Lister:
 def cmd_list(args: argparse.Namespace) -> int:
     lister = _Lister()
     code = pytest.main(
-        [str(suites_dir()), "--collect-only", "-p", "no:cacheprovider", "-p", "no:terminal"], plugins=[lister]
+        [str(suites_dir()), "--collect-only", "--assert=plain", "-p", "no:cacheprovider", "-p", "no:terminal"],
+        plugins=[lister],
     )
     if lister.errors or int(code) not in (0, 5):
         print("\n".join(lister.errors) or f"collection failed (pytest exit {int(code)})", file=sys.stderr)
