@@ -131,6 +131,8 @@ class TokenFacts:
     verified: bool | None = None
     """Whether the signature verified under the declared keys; ``None`` if not checked."""
     problem: str = ""
+    sha256: str = ""
+    """SHA-256 of the compact form: tells tokens apart without keeping them."""
 
 
 @dataclass
