@@ -225,6 +225,22 @@ class EcsUnderTest(TargetUnderTest):
     def request_as(self, eec: FakeEEC, *, label: str = "") -> HttpExchange:
         return self.provision(eec, label=label)
 
+    def provision_raw(
+        self, content: bytes, *, content_type: str = "application/json", role: EecRole = "authorized", label: str = ""
+    ) -> HttpExchange:
+        """POST ``content`` as it is to the provisioning resource, as ``role`` (for malformed requests)."""
+        return self.eec(role).send(
+            "POST",
+            edge_apis.SERVICE_PROVISIONING_PATH,
+            content=content,
+            headers={"Content-Type": content_type},
+            label=label or "malformed service provisioning request (EDGE-4)",
+        )
+
+    def body(self, role: EecRole = "authorized", **members: Any) -> dict[str, Any]:
+        """The ECSServProvReq the harness would send for ``role`` (``members`` override; None removes)."""
+        return edge_apis.request_body(self.config, self.identity(role), **members)
+
     def issued_tokens(self, exchange: HttpExchange, *, role: EecRole = "authorized") -> dict[str, TokenFacts]:
         """The EES access tokens the ECS issued to ``role``, by ``eesId``, decoded as evidence.
 
