@@ -12,14 +12,15 @@ import binascii
 from collections.abc import Collection, Iterable, Mapping
 from typing import Any
 
-from conformance.errors import CheckFailed
-from conformance.evidence import TokenFacts
+from conformance.errors import CheckFailed, ShapeViolation
+from conformance.evidence import HttpExchange, TokenFacts
 from conformance.tokens import ASYMMETRIC_ALGORITHMS, private_members
 
 __all__ = [
     "MIN_RSA_BITS",
     "asymmetric_algorithm",
     "audience_names",
+    "bearer_token_response",
     "claim_equals",
     "distinct",
     "expiry",
@@ -28,6 +29,7 @@ __all__ = [
     "jti_unique",
     "kid_resolvable",
     "no_private_members",
+    "oauth_error_shape",
     "rsa_key_size",
     "scope_is",
     "signed_and_verified",
@@ -180,6 +182,38 @@ def issued_for_exactly(issued: Iterable[str], token_based: Iterable[str], *, loc
             actual=f"tokens for {sorted(got)}"
             + (f"; for local-policy EES(es) {local_extra}" if local_extra else "")
             + (f"; none for {missing}" if missing else ""),
+        )
+
+
+def bearer_token_response(exchange: HttpExchange) -> None:
+    """A successful token response (RFC 6749 5.1): 200, an access_token, token_type Bearer
+    (compared case-insensitively, RFC 6749 7.1 / RFC 6750 4)."""
+    body = exchange.response_json
+    if exchange.status != 200 or not isinstance(body, dict) or not isinstance(body.get("access_token"), str):
+        raise CheckFailed(
+            title="The token endpoint issued no access token to the authorized EEC",
+            expected="200 with a JSON access_token (RFC 6749 4.4.3, 5.1)",
+            actual=exchange.summary(),
+        )
+    token_type = body.get("token_type")
+    if not isinstance(token_type, str) or token_type.lower() != "bearer":
+        raise CheckFailed(
+            title="The token endpoint's token is not a bearer token",
+            expected="token_type = 'Bearer' (RFC 6750 4, case-insensitive)",
+            actual=f"token_type = {token_type!r}",
+        )
+
+
+def oauth_error_shape(exchange: HttpExchange, *, error: str) -> None:
+    """The refusal is an RFC 6749 5.2 error response: 400, JSON with ``error`` = ``error``."""
+    body = exchange.response_json
+    got = body.get("error") if isinstance(body, dict) else None
+    if exchange.status != 400 or got != error:
+        raise ShapeViolation(
+            title="The token endpoint's refusal is not the RFC 6749 5.2 error response",
+            expected=f"HTTP 400 with a JSON body whose error = {error!r}",
+            actual=f"HTTP {exchange.status}, error = {got!r}",
+            layer="http",
         )
 
 

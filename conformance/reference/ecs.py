@@ -171,7 +171,7 @@ class _Ecs:
         form = await _read_form(request)
         if "grant_type" not in form:
             raise OAuthError(400, "invalid_request", "grant_type is required")
-        if form["grant_type"] != "client_credentials":
+        if form["grant_type"] != "client_credentials" and not self.behaviour.accepts_any_grant_type:
             raise OAuthError(400, "unsupported_grant_type", "only client_credentials is supported")
         eec = self._authenticate_client(request, form)
         if not eec.authorized and self.behaviour.applies_local_policy:
@@ -181,7 +181,7 @@ class _Ecs:
         token = self._mint(eec, eec.gpsi, ees, scope)
         body = {
             "access_token": token,
-            "token_type": "Bearer",
+            "token_type": self.behaviour.token_type,
             "expires_in": self.minter.lifetime,
             "scope": scope,
         }

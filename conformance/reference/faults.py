@@ -85,6 +85,10 @@ class EcsBehaviour:
     token_with_sub: bool = True
     problem_details: bool = True
     tokens: TokenBehaviour = TokenBehaviour()
+    token_type: str = "Bearer"
+    """``token_type`` of the token endpoint's responses (RFC 6750 4)."""
+    accepts_any_grant_type: bool = False
+    """True: the token endpoint issues a token whatever grant_type says."""
     validates_gpsi_form: bool = True
     """False: a ueId that is not a GPSI is ignored, as if absent (the EEC is served)."""
     validates_request: bool = True
@@ -281,6 +285,18 @@ _CATALOGUE: tuple[Fault, ...] = (
         "The published key set carries the private key member 'd'.",
         ("ECS-TOK-11",),
         effect={"tokens.publishes_private_key": True},
+    ),
+    Fault(
+        "ecs.token-type-not-bearer",
+        "The token endpoint answers token_type 'JWT', not 'Bearer'.",
+        ("ECS-TOK-10",),
+        effect={"token_type": "JWT"},
+    ),
+    Fault(
+        "ecs.accepts-any-grant-type",
+        "The token endpoint issues a token for any grant_type (password, authorization_code, ...).",
+        ("ECS-TOK-10",),
+        effect={"accepts_any_grant_type": True},
     ),
     Fault(
         "ecs.ignores-malformed-gpsi",
