@@ -192,7 +192,10 @@ class _Ecs:
         # HTTP authentication scheme, and tls_client_auth (RFC 8705 2.1) is none.
         if "client_id" not in form:
             raise OAuthError(400, "invalid_request", "client_id is required with tls_client_auth")
-        eec = self.settings.registry.get(client_identity(request.scope))
+        if self.behaviour.identifies_eec_by_certificate:
+            eec = self.settings.registry.get(client_identity(request.scope))
+        else:  # fault *.no-client-authentication: the client is whoever client_id says
+            eec = self.settings.registry.get(form["client_id"])
         if eec is None:
             raise OAuthError(400, "invalid_client", "the client certificate does not identify a known EEC")
         if form["client_id"] != eec.eec_id:
