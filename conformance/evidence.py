@@ -131,6 +131,8 @@ class TokenFacts:
     verified: bool | None = None
     """Whether the signature verified under the declared keys; ``None`` if not checked."""
     problem: str = ""
+    sha256: str = ""
+    """SHA-256 of the compact form: tells tokens apart without keeping them."""
 
 
 @dataclass
@@ -194,7 +196,7 @@ def render_body(raw: bytes) -> str:
         return ""
     try:
         text = json.dumps(redact_json(json.loads(raw)), indent=1, ensure_ascii=False)
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: deeply nested arrays
         text = redact_text(raw.decode("utf-8", errors="replace"))
     if len(text) > MAX_BODY_CHARS:
         text = f"{text[:MAX_BODY_CHARS]}…[truncated, {len(raw)} bytes in all]"

@@ -17,6 +17,7 @@ back those claims. Neither judges the claims; that is the checks' job.
 from __future__ import annotations
 
 import binascii
+import hashlib
 import json
 import re
 import warnings
@@ -306,7 +307,8 @@ def token_facts(label: str, token: str, *, verified: bool | None = None, problem
         label=label,
         header=header,
         claims=claims,
-        redacted=redact_token(token),
+        redacted=redact_token(token) if isinstance(token, str) else repr(token),
         verified=verified,
         problem=problem,
+        sha256=hashlib.sha256(token.encode()).hexdigest() if isinstance(token, str) else "",
     )

@@ -13,8 +13,11 @@ to a declared target, and neither of those imports it.
 
 from __future__ import annotations
 
+import email.utils
 import hashlib
+import json
 import ssl
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -26,8 +29,8 @@ from conformance.peers.eec import FakeEEC, WireCounter
 from conformance.peers.material import HarnessMaterial
 from conformance.peers.token_issuer import TokenIssuer
 from conformance.targets import edge_apis
-from conformance.targets.model import ALPN_IDS, EecIdentity, EecRole, HttpVersion, TargetConfig
-from conformance.tokens import token_facts
+from conformance.targets.model import ALPN_IDS, CandidateEes, EecIdentity, EecRole, HttpVersion, TargetConfig
+from conformance.tokens import JwksError, load_jwks, token_facts, verify_signature
 
 __all__ = [
     "CAPABILITIES",
@@ -44,9 +47,9 @@ CONTROL_STATUS = {"ecs": 200, "ees": 201}
 """What the positive control must get: the ECSServProvResp, the created EECRegistration."""
 
 _ROLE_SECTIONS = {
-    "unauthorized": "an [[eec]] with role = \"unauthorized\" (its certificate trusted, local policy refusing it)",
-    "second": "an [[eec]] with role = \"second\" (another authorized EEC)",
-    "authorized": "an [[eec]] with role = \"authorized\"",
+    "unauthorized": 'an [[eec]] with role = "unauthorized" (its certificate trusted, local policy refusing it)',
+    "second": 'an [[eec]] with role = "second" (another authorized EEC)',
+    "authorized": 'an [[eec]] with role = "authorized"',
 }
 
 
@@ -85,12 +88,29 @@ def _local_candidate(config: TargetConfig) -> str | None:
     return "declares no local-policy candidate EES (ecs.candidate_ees)"
 
 
+def _token_endpoint(config: TargetConfig) -> str | None:
+    delivery = config.token_delivery
+    if delivery is not None and delivery.binding == "token-endpoint":
+        return None
+    return 'declares no OAuth 2.0 token endpoint (ecs.token_delivery.binding = "token-endpoint")'
+
+
+def _client_auth_is(mode: str) -> Callable[[TargetConfig], str | None]:
+    def check(config: TargetConfig) -> str | None:
+        return None if config.client_auth == mode else f"declares client_auth = '{config.client_auth}', not '{mode}'"
+
+    return check
+
+
 CAPABILITIES: dict[str, Callable[[TargetConfig], str | None]] = {
     "mutual-tls": _mutual_tls,
     "token-authorization": _authorization("token"),
     "local-authorization": _authorization("local"),
     "token-issuance": _token_based_candidate,
     "local-candidate": _local_candidate,
+    "token-endpoint": _token_endpoint,
+    "server-certificate-only": _client_auth_is("server-certificate"),
+    "psk": _client_auth_is("psk"),
 }
 """What a case can need (``@pytest.mark.needs(NAME)``): each says why a declaration lacks it, or None."""
 
@@ -149,7 +169,7 @@ class TargetUnderTest:
             if candidate not in declared:
                 self.evidence.note("test data", f"made-up GPSI {candidate}: belongs to no declared EEC")
                 return candidate
-        raise Inconclusive("missing test data: declare an [[eec]] with role = \"second\"")  # pragma: no cover
+        raise Inconclusive('missing test data: declare an [[eec]] with role = "second"')  # pragma: no cover
 
     def eec(
         self,
@@ -205,6 +225,22 @@ class EcsUnderTest(TargetUnderTest):
     def request_as(self, eec: FakeEEC, *, label: str = "") -> HttpExchange:
         return self.provision(eec, label=label)
 
+    def provision_raw(
+        self, content: bytes, *, content_type: str = "application/json", role: EecRole = "authorized", label: str = ""
+    ) -> HttpExchange:
+        """POST ``content`` as it is to the provisioning resource, as ``role`` (for malformed requests)."""
+        return self.eec(role).send(
+            "POST",
+            edge_apis.SERVICE_PROVISIONING_PATH,
+            content=content,
+            headers={"Content-Type": content_type},
+            label=label or "malformed service provisioning request (EDGE-4)",
+        )
+
+    def body(self, role: EecRole = "authorized", **members: Any) -> dict[str, Any]:
+        """The ECSServProvReq the harness would send for ``role`` (``members`` override; None removes)."""
+        return edge_apis.request_body(self.config, self.identity(role), **members)
+
     def issued_tokens(self, exchange: HttpExchange, *, role: EecRole = "authorized") -> dict[str, TokenFacts]:
         """The EES access tokens the ECS issued to ``role``, by ``eesId``, decoded as evidence.
 
@@ -225,13 +261,32 @@ class EcsUnderTest(TargetUnderTest):
             self.evidence.add(fact)
         return facts
 
-    def tokens_issued(self, *, role: EecRole = "authorized") -> dict[str, TokenFacts]:
+    def tokens_issued(self, *, role: EecRole = "authorized", verify: bool = False) -> dict[str, TokenFacts]:
         """Provision ``role`` and return the tokens for the declared token-based EESes (precondition:
-        the provisioning request succeeds; every declared token-based EES gets its token)."""
+        the provisioning request succeeds; every declared token-based EES gets its token).
+
+        ``verify``: also verify each signature with the declared key set (:meth:`token_keys`),
+        recorded in the facts (``verified``, ``problem``) and as a note naming the key. The
+        server's clock, from the ``Date`` header of the response that delivered the tokens, is
+        recorded and kept for :meth:`server_now`.
+        """
         exchange = self.provision(role=role)
         if exchange.status != CONTROL_STATUS["ecs"]:
             raise Inconclusive(f"precondition failed: the service provisioning request got {exchange.summary()}")
-        issued = self.issued_tokens(exchange, role=role)
+        raw = self._issued_compact(exchange, role)
+        self._measure_clock()
+        keys = self.token_keys()[1] if verify else None
+        issued: dict[str, TokenFacts] = {}
+        for ees_id, compact in raw.items():
+            verified: bool | None = None
+            problem = ""
+            if keys is not None:
+                verified, problem = verify_signature(compact, keys)
+                if verified:
+                    self.evidence.note("verified", f"token for {ees_id}: {self._key_text(compact)}")
+            fact = token_facts(f"token for {ees_id}", compact, verified=verified, problem=problem)
+            self.evidence.add(fact)
+            issued[ees_id] = fact
         for ees in self.config.candidate_ees:
             if ees.authorization == "token" and ees.ees_id not in issued:
                 raise CheckFailed(
@@ -241,6 +296,143 @@ class EcsUnderTest(TargetUnderTest):
                     requirement="ECS-TOK-01",
                 )
         return issued
+
+    def candidate(self, ees_id: str) -> CandidateEes:
+        """The declared candidate EES ``ees_id`` (a token for an undeclared EES is the target's business)."""
+        for ees in self.config.candidate_ees:
+            if ees.ees_id == ees_id:
+                return ees
+        raise CheckFailed(
+            title=f"The ECS issued a token for {ees_id!r}, which is no declared candidate EES",
+            expected=f"tokens only for {', '.join(e.ees_id for e in self.config.candidate_ees)}",
+            actual=f"a token for {ees_id!r}",
+            requirement="ECS-CFG-01",
+        )
+
+    def candidates(self, authorization: str) -> tuple[CandidateEes, ...]:
+        """The declared candidate EESes with this authorization method (``token`` or ``local``)."""
+        return tuple(ees for ees in self.config.candidate_ees if ees.authorization == authorization)
+
+    @property
+    def max_token_lifetime(self) -> int:
+        return self.config.max_token_lifetime
+
+    @property
+    def binding(self) -> str:
+        """How the ECS delivers tokens: ``response`` or ``token-endpoint``."""
+        delivery = self.config.token_delivery
+        if delivery is None:
+            raise NotApplicable(f"target {self.name} declares no token delivery (ecs.token_delivery)")
+        return delivery.binding
+
+    def server_now(self) -> float:
+        """The ECS's clock now (local clock plus the offset measured from its last ``Date`` header)."""
+        return time.time() + self._clock_offset
+
+    _clock_offset: float = 0.0
+
+    def _measure_clock(self) -> None:
+        exchange = next((e for e in reversed(self.evidence.exchanges()) if e.answered), None)
+        header = exchange.header("date") if exchange is not None else None
+        local = time.time()
+        try:
+            server = email.utils.parsedate_to_datetime(header).timestamp() if header else None
+        except (TypeError, ValueError):
+            server = None
+        if server is None:
+            self._clock_offset = 0.0
+            self.evidence.note(
+                "clock", f"no usable Date header ({header!r}): the harness clock stands in for the ECS's"
+            )
+            return
+        # Date has one-second resolution and names the second the response was made: the
+        # offset is known to about a second, which the lifetime checks allow for.
+        self._clock_offset = server - local
+        self.evidence.note(
+            "clock",
+            f"ECS Date: {header}; harness clock {local:.3f}; offset {self._clock_offset:+.1f} s (resolution 1 s)",
+        )
+
+    def token_keys(self) -> tuple[dict[str, Any], Any]:
+        """The declared key set that verifies the ECS's tokens: the document and its joserfc KeySet.
+
+        ``jwks_file``: read from the file (unusable: the declaration's ERROR). ``jwks_url``:
+        fetched as the authorized EEC over TLS verified with the declared trust anchor, bounded
+        by the target's timeout and the EEC's body limit (unusable: the target's FAIL, ECS-TOK-03).
+        """
+        if self._keys is not None:
+            return self._keys
+        declared = self.config.token_keys
+        if declared is None:
+            raise NotApplicable(f"target {self.name} declares no token keys (ecs.token_keys)")
+        if declared.jwks_file is not None:
+            try:
+                document = json.loads(declared.jwks_file.read_text("utf-8"))
+                keyset = load_jwks(document)
+            except (OSError, ValueError) as err:
+                raise ConfigError(self.config.file, "ecs.token_keys.jwks_file", str(err), "give a JWKS file") from None
+            self.evidence.note("token keys", f"declared key set file {declared.jwks_file.name}: {_kids(document)}")
+        else:
+            assert declared.jwks_url is not None
+            exchange = self.eec().send("GET", declared.jwks_url, label="the ECS's published key set (jwks_url)")
+            document = exchange.response_json
+            try:
+                if exchange.status != 200:
+                    raise JwksError(f"got {exchange.summary()}")
+                keyset = load_jwks(document)
+            except JwksError as err:
+                raise CheckFailed(
+                    title="The declared jwks_url gives no usable key set to verify the ECS's tokens with",
+                    expected=f"200 with a JWKS (RFC 7517 5) at {declared.jwks_url}",
+                    actual=str(err),
+                    requirement="ECS-TOK-03",
+                ) from None
+            self.evidence.note("token keys", f"fetched from {declared.jwks_url}: {_kids(document)}")
+        self._keys = (document, keyset)
+        return self._keys
+
+    _keys: tuple[dict[str, Any], Any] | None = None
+
+    def _key_text(self, compact: str) -> str:
+        document, _ = self.token_keys()
+        header = token_facts("", compact).header
+        for key in document.get("keys", []):
+            if isinstance(key, dict) and ("kid" not in header or key.get("kid") == header.get("kid")):
+                return (
+                    f"verified with kid {key.get('kid')!r} ({key.get('kty')}, {key.get('crv') or key.get('alg') or ''})"
+                )
+        return "verified"
+
+    def request_token(
+        self,
+        ees: CandidateEes,
+        *,
+        role: EecRole = "authorized",
+        grant_type: str = "client_credentials",
+        label: str = "",
+    ) -> HttpExchange:
+        """One token-endpoint request (RFC 6749 4.4) by ``role`` for ``ees``: ``resource`` (RFC 8707)
+        ``https://<fqdn>``, ``scope`` its service names, ``client_id`` the EEC ID (tls_client_auth)."""
+        delivery = self.config.token_delivery
+        if delivery is None or delivery.token_url is None:
+            raise NotApplicable(f"target {self.name} declares no token endpoint (ecs.token_delivery.token_url)")
+        eec = self.identity(role)
+        return self.eec(role).send(
+            "POST",
+            delivery.token_url,
+            form={
+                "grant_type": grant_type,
+                "client_id": eec.eec_id,
+                "scope": " ".join(ees.service_names),
+                "resource": f"https://{ees.fqdn}",
+            },
+            label=label or f"token request for {ees.ees_id} (RFC 6749 4.4, grant_type={grant_type})",
+        )
+
+    def _issued_compact(self, exchange: HttpExchange, role: EecRole) -> dict[str, str]:
+        if self.binding == "response":
+            return self._tokens_in_response(exchange)
+        return self._tokens_from_endpoint(role)
 
     def _binding_text(self) -> str:
         delivery = self.config.token_delivery
@@ -271,24 +463,9 @@ class EcsUnderTest(TargetUnderTest):
         )
 
     def _tokens_from_endpoint(self, role: EecRole) -> dict[str, str]:
-        delivery = self.config.token_delivery
-        assert delivery is not None and delivery.token_url is not None  # the loader guarantees it
         found: dict[str, str] = {}
-        eec = self.identity(role)
-        for ees in self.config.candidate_ees:
-            if ees.authorization != "token":
-                continue
-            exchange = self.eec(role).send(
-                "POST",
-                delivery.token_url,
-                form={
-                    "grant_type": "client_credentials",
-                    "client_id": eec.eec_id,
-                    "scope": " ".join(ees.service_names),
-                    "resource": f"https://{ees.fqdn}",
-                },
-                label=f"token request for {ees.ees_id} (RFC 6749 4.4)",
-            )
+        for ees in self.candidates("token"):
+            exchange = self.request_token(ees, role=role)
             body = exchange.response_json
             if exchange.status != 200 or not isinstance(body, dict) or "access_token" not in body:
                 raise CheckFailed(
@@ -299,6 +476,13 @@ class EcsUnderTest(TargetUnderTest):
                 )
             found[ees.ees_id] = self._compact(body, f"the token response for {ees.ees_id}")
         return found
+
+
+def _kids(document: Any) -> str:
+    keys = document.get("keys") if isinstance(document, dict) else None
+    if not isinstance(keys, list):
+        return "no keys array"
+    return ", ".join(f"kid {k.get('kid')!r} ({k.get('kty')})" for k in keys if isinstance(k, dict)) or "no keys"
 
 
 class EesUnderTest(TargetUnderTest):

@@ -20,6 +20,7 @@ __all__ = [
     "NOT_CHECKED",
     "PROBLEM_JSON",
     "answered",
+    "client_error",
     "conforms_to",
     "precondition_status",
     "problem_details",
@@ -154,6 +155,17 @@ def _problem_details_problem(exchange: HttpExchange) -> tuple[str, str] | None:
         actual = "; ".join(errors) or f"status {body['status']!r}"
         return f"a valid ProblemDetails with status {exchange.status}", actual
     return None
+
+
+def client_error(exchange: HttpExchange, *, meaning: str) -> None:
+    """The request was refused as the client's error: a 4xx, never a 2xx (served) or a 5xx (the server broke)."""
+    refused(exchange, meaning=meaning)
+    if exchange.status is not None and not 400 <= exchange.status < 500:
+        raise CheckFailed(
+            title=f"A bad request was not refused as the client's error ({meaning})",
+            expected="HTTP 4xx (never 5xx: a malformed request must not break the server)",
+            actual=exchange.summary() + _detail(exchange),
+        )
 
 
 def status_in(exchange: HttpExchange, expected: Collection[int], *, meaning: str) -> None:

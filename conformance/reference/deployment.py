@@ -18,13 +18,13 @@ from typing import Any
 
 from conformance.peers.material import HarnessMaterial
 from conformance.peers.pki import TestCA
-from conformance.reference.ecs import EcsSettings, KnownEes, build_ecs_app
+from conformance.reference.ecs import JWKS_PATH, TOKEN_PATH, EcsSettings, KnownEes, build_ecs_app
 from conformance.reference.ees import EesSettings, build_ees_app
 from conformance.reference.faults import TlsBehaviour, ecs_behaviour, ees_behaviour, parse_faults
 from conformance.reference.policy import EecRegistry, KnownEec
 from conformance.reference.server import ReferenceServer
 from conformance.reference.tls import ServerTls
-from conformance.reference.tokens import new_signing_key, public_jwks
+from conformance.reference.tokens import new_signing_key, public_jwks, published_jwks
 from conformance.targets.model import (
     Authorization,
     CandidateEes,
@@ -39,6 +39,10 @@ from conformance.targets.toml_format import dump_target
 ECS_FQDN = "ecs.reference.test"
 EES_TOKEN_FQDN = "ees-token.reference.test"
 EES_LOCAL_FQDN = "ees-local.reference.test"
+EES_TOKEN2_FQDN = "ees-token2.reference.test"
+"""A second token-based candidate (served by the token EES's server): one token each (ECS-TOK-01)."""
+MAX_TOKEN_LIFETIME = 600
+"""The reference ECS targets declare this; the ECS issues tokens for 300 s."""
 ECS_KID = "reference-ecs-1"
 SERVICES = ("eees-eecregistration",)
 EECS = (
@@ -68,11 +72,12 @@ class ReferenceDeployment:
         server_ca.cert_pem.write_to_path(str(directory / "server-ca.pem"))
         ecs_key = new_signing_key()
         ecs_jwks = public_jwks(ecs_key, ECS_KID)
-        (directory / "ecs-jwks.json").write_text(json.dumps(ecs_jwks, indent=1), "utf-8")
         registry = EecRegistry(KnownEec(e.eec_id, e.gpsi, authorized=e.role != "unauthorized") for e in EECS)
         trusted = {"keys": [*material.public_jwks()["keys"], *ecs_jwks["keys"]]}
 
         ecs_does, ees_does = ecs_behaviour(active), ees_behaviour(active)
+        published = published_jwks(ecs_key, ECS_KID, ecs_does.tokens)
+        (directory / "ecs-jwks.json").write_text(json.dumps(published, indent=1), "utf-8")
 
         def tls(behaviour: TlsBehaviour, fqdn: str) -> ServerTls:
             return _server_tls(server_ca, material, fqdn, behaviour)
@@ -95,6 +100,7 @@ class ReferenceDeployment:
             candidates = (
                 KnownEes("ees-token", EES_TOKEN_FQDN, ees_token.base_url, SERVICES, "token"),
                 KnownEes("ees-local", EES_LOCAL_FQDN, ees_local.base_url, SERVICES, "local"),
+                KnownEes("ees-token-2", EES_TOKEN2_FQDN, ees_token.base_url, SERVICES, "token"),
             )
             ecs = ReferenceServer(
                 build_ecs_app(EcsSettings(ECS_FQDN, registry, candidates, ecs_key, ECS_KID), ecs_does),
@@ -116,19 +122,30 @@ class ReferenceDeployment:
             eecs=EECS,
             harness_material=self.directory / "harness-material",
         )
+        ecs_common: dict[str, Any] = dict(
+            role="ecs",
+            base_url=ecs.base_url,
+            fqdn=ECS_FQDN,
+            candidate_ees=tuple(CandidateEes(c.ees_id, c.fqdn, c.service_names, c.authorization) for c in candidates),
+            max_token_lifetime=MAX_TOKEN_LIFETIME,
+            **common,
+        )
         targets = [
             TargetConfig(
                 file=self.directory / "reference-ecs.toml",
                 name="reference-ecs",
-                role="ecs",
-                base_url=ecs.base_url,
-                fqdn=ECS_FQDN,
-                **common,
-                candidate_ees=tuple(
-                    CandidateEes(c.ees_id, c.fqdn, c.service_names, c.authorization) for c in candidates
-                ),
+                **ecs_common,
                 token_delivery=TokenDelivery(binding="response", member="accessToken"),
                 token_keys=TokenKeys(jwks_file=self.directory / "ecs-jwks.json"),
+            ),
+            # The same ECS declared with the other binding: tokens from its OAuth 2.0 token
+            # endpoint, keys from its published JWKS URL.
+            TargetConfig(
+                file=self.directory / "reference-ecs-endpoint.toml",
+                name="reference-ecs-endpoint",
+                **ecs_common,
+                token_delivery=TokenDelivery(binding="token-endpoint", token_url=f"{ecs.base_url}{TOKEN_PATH}"),
+                token_keys=TokenKeys(jwks_url=f"{ecs.base_url}{JWKS_PATH}"),
             ),
             self._ees_target("reference-ees-token", ees_token, EES_TOKEN_FQDN, "token", common),
             self._ees_target("reference-ees-local", ees_local, EES_LOCAL_FQDN, "local", common),

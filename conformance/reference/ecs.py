@@ -35,11 +35,12 @@ from conformance.reference.policy import (
     check_gpsi,
     check_local_policy,
     client_identity,
+    is_well_formed_gpsi,
     read_body,
     read_json_request,
 )
 from conformance.reference.problems import EXCEPTION_HANDLERS, NO_STORE, OAuthError, Refusal, plain_refusal_handler
-from conformance.reference.tokens import TokenMinter, new_signing_key, public_jwks, signing_key
+from conformance.reference.tokens import TokenMinter, new_signing_key, public_jwks, signing_key, strict_json
 
 __all__ = ["EcsSettings", "KnownEes", "build_ecs_app", "new_signing_key", "public_jwks"]
 
@@ -108,11 +109,20 @@ class _Ecs:
             settings.kid,
             settings.token_lifetime,
             with_sub=behaviour.token_with_sub,
+            behaviour=behaviour.tokens,
         )
+        self._shared_tokens: dict[tuple[str, str], str] = {}
+        """Fault ecs.one-token-for-all-ees: the one token per (EEC ID, GPSI)."""
 
     async def provisioning(self, request: Request) -> Response:
         """EDGE-4 ECSServProvReq: admit the EEC, then answer with EDN configuration and tokens."""
-        body = await read_json_request(request)
+        if self.behaviour.validates_request:
+            body = await read_json_request(request)
+        else:  # fault ecs.crashes-on-bad-request: members used unchecked
+            body = strict_json(await read_body(request))
+            body["eecId"].strip()
+        if not self.behaviour.validates_gpsi_form and not is_well_formed_gpsi(body.get("ueId", "msisdn-00000")):
+            body = {name: value for name, value in body.items() if name != "ueId"}  # fault ecs.ignores-malformed-gpsi
         eec = authenticate(
             request, self.settings.registry, body["eecId"], by_certificate=self.behaviour.identifies_eec_by_certificate
         )
@@ -134,21 +144,34 @@ class _Ecs:
             "endPt": {"uri": ees.base_url},  # EndPoint is oneOf uri|fqdn|ipv4Addrs|ipv6Addrs
             "eesAuthMethods": list(EES_AUTH_METHODS),
         }
-        if ees.authorization == "token":
+        if ees.authorization == "token" or self.behaviour.tokens.for_local_ees:
             _set_member(info, self.settings.token_member, self._mint(eec, gpsi, ees))
         return info
 
     def _mint(self, eec: KnownEec, gpsi: str, ees: KnownEes, scope: str | None = None) -> str:
         """The token ``eec`` presents to ``ees``: ``sub`` is ``gpsi``, scope all of ``ees``'s services."""
         scope = scope or " ".join(ees.service_names)
+        if self.behaviour.tokens.one_for_all and ees.authorization == "token":
+            return self._shared_token(eec, gpsi)
         return self.minter.mint(client_id=eec.eec_id, subject=gpsi, audience=ees.fqdn, scope=scope)
+
+    def _shared_token(self, eec: KnownEec, gpsi: str) -> str:
+        """Fault ecs.one-token-for-all-ees: one token naming every token-based EES."""
+        key = (eec.eec_id, gpsi)
+        if key not in self._shared_tokens:
+            token_based = [ees for ees in self.settings.candidates if ees.authorization == "token"]
+            services = sorted({name for ees in token_based for name in ees.service_names})
+            self._shared_tokens[key] = self.minter.mint(
+                client_id=eec.eec_id, subject=gpsi, audience=[ees.fqdn for ees in token_based], scope=" ".join(services)
+            )
+        return self._shared_tokens[key]
 
     async def token(self, request: Request) -> Response:
         """RFC 6749 4.4 client-credentials grant; the client authenticates by TLS (RFC 8705)."""
         form = await _read_form(request)
         if "grant_type" not in form:
             raise OAuthError(400, "invalid_request", "grant_type is required")
-        if form["grant_type"] != "client_credentials":
+        if form["grant_type"] != "client_credentials" and not self.behaviour.accepts_any_grant_type:
             raise OAuthError(400, "unsupported_grant_type", "only client_credentials is supported")
         eec = self._authenticate_client(request, form)
         if not eec.authorized and self.behaviour.applies_local_policy:
@@ -158,7 +181,7 @@ class _Ecs:
         token = self._mint(eec, eec.gpsi, ees, scope)
         body = {
             "access_token": token,
-            "token_type": "Bearer",
+            "token_type": self.behaviour.token_type,
             "expires_in": self.minter.lifetime,
             "scope": scope,
         }
@@ -169,7 +192,10 @@ class _Ecs:
         # HTTP authentication scheme, and tls_client_auth (RFC 8705 2.1) is none.
         if "client_id" not in form:
             raise OAuthError(400, "invalid_request", "client_id is required with tls_client_auth")
-        eec = self.settings.registry.get(client_identity(request.scope))
+        if self.behaviour.identifies_eec_by_certificate:
+            eec = self.settings.registry.get(client_identity(request.scope))
+        else:  # fault *.no-client-authentication: the client is whoever client_id says
+            eec = self.settings.registry.get(form["client_id"])
         if eec is None:
             raise OAuthError(400, "invalid_client", "the client certificate does not identify a known EEC")
         if form["client_id"] != eec.eec_id:
@@ -179,7 +205,8 @@ class _Ecs:
     def _target(self, form: dict[str, str]) -> KnownEes:
         resource = form.get("resource", "")
         for ees in self.settings.candidates:
-            if ees.authorization == "token" and ees.is_named_by(resource):
+            allowed = ees.authorization == "token" or self.behaviour.tokens.for_local_ees
+            if allowed and ees.is_named_by(resource):
                 return ees
         raise OAuthError(400, "invalid_target", "resource must name a token-based candidate EES (https://<fqdn>)")
 

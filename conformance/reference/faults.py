@@ -48,6 +48,31 @@ class TlsBehaviour:
 
 
 @dataclass(frozen=True)
+class TokenBehaviour:
+    """How the reference ECS mints EES access tokens; the defaults are TS 33.558 6.2 plus RFC 9068/8725."""
+
+    alg: Literal["ES256", "none"] = "ES256"
+    """``none``: unsigned tokens with an empty signature segment."""
+    claims: tuple[tuple[str, Any], ...] = ()
+    """Claims set to these values instead of the right ones (wrong iss, client_id, scope, aud)."""
+    omit: tuple[str, ...] = ()
+    """Claims left out."""
+    lifetime: int | None = None
+    """Seconds from iat to exp instead of the configured lifetime."""
+    one_for_all: bool = False
+    """One token, audience every token-based EES, handed out for each of them."""
+    for_local_ees: bool = False
+    """Also a token for (and, at the token endpoint, on request for) a local-policy EES."""
+    unpublished_key: bool = False
+    """Signed with a key that is not in the published key set (same kid)."""
+    unique_jti: bool = True
+    kid: bool = True
+    typ: str = "at+jwt"
+    publishes_private_key: bool = False
+    """The published key set carries the private member ``d``."""
+
+
+@dataclass(frozen=True)
 class EcsBehaviour:
     """What the reference ECS does; the defaults are TS 33.558 6.2."""
 
@@ -59,6 +84,15 @@ class EcsBehaviour:
     valid_provisioning_response: bool = True
     token_with_sub: bool = True
     problem_details: bool = True
+    tokens: TokenBehaviour = TokenBehaviour()
+    token_type: str = "Bearer"
+    """``token_type`` of the token endpoint's responses (RFC 6750 4)."""
+    accepts_any_grant_type: bool = False
+    """True: the token endpoint issues a token whatever grant_type says."""
+    validates_gpsi_form: bool = True
+    """False: a ueId that is not a GPSI is ignored, as if absent (the EEC is served)."""
+    validates_request: bool = True
+    """False: the body is used unchecked; a missing or mistyped member crashes the handler (500)."""
 
 
 @dataclass(frozen=True)
@@ -92,7 +126,7 @@ class Fault:
     so their other cases are INCONCLUSIVE (never PASS)."""
     kind: Kind = "requirement"
     effect: dict[str, Any] = field(default_factory=dict)
-    """Behaviour fields it changes; ``tls.X`` and ``disruption.X`` reach the nested settings."""
+    """Behaviour fields it changes; ``tls.X``, ``tokens.X`` and ``disruption.X`` reach the nested settings."""
 
     @property
     def role(self) -> Role:
@@ -167,6 +201,114 @@ _CATALOGUE: tuple[Fault, ...] = (
         "Issued EES access tokens carry no 'sub' claim.",
         ("ECS-TOK-06",),
         effect={"token_with_sub": False},
+    ),
+    Fault(
+        "ecs.unsigned-tokens",
+        "EES access tokens are unsigned: alg 'none' and an empty signature segment.",
+        ("ECS-TOK-03",),
+        effect={"tokens.alg": "none"},
+    ),
+    Fault(
+        "ecs.tokens-signed-with-unpublished-key",
+        "EES access tokens are signed with a key that is not in the published key set (same kid).",
+        ("ECS-TOK-03",),
+        effect={"tokens.unpublished_key": True},
+    ),
+    Fault(
+        "ecs.token-wrong-iss",
+        "Token 'iss' is the ECS's URL (https://ecs.reference.test), not its FQDN.",
+        ("ECS-TOK-04",),
+        effect={"tokens.claims": (("iss", "https://ecs.reference.test"),)},
+    ),
+    Fault(
+        "ecs.token-wrong-client-id",
+        "Token 'client_id' names another EEC (eec-0003), not the requesting one.",
+        ("ECS-TOK-05",),
+        effect={"tokens.claims": (("client_id", "eec-0003"),)},
+    ),
+    Fault(
+        "ecs.token-wrong-scope",
+        "Token 'scope' names a service the EES is not configured with (eees-easdiscovery).",
+        ("ECS-TOK-07",),
+        effect={"tokens.claims": (("scope", "eees-easdiscovery"),)},
+    ),
+    Fault(
+        "ecs.token-wrong-aud",
+        "Token 'aud' names no candidate EES (ees.elsewhere.test).",
+        ("ECS-TOK-08",),
+        effect={"tokens.claims": (("aud", "ees.elsewhere.test"),)},
+    ),
+    Fault(
+        "ecs.token-without-exp",
+        "Issued EES access tokens carry no 'exp' claim.",
+        ("ECS-TOK-09",),
+        effect={"tokens.omit": ("exp",)},
+    ),
+    Fault(
+        "ecs.token-lifetime-too-long",
+        "Tokens live 7200 s, beyond the declared max_token_lifetime (600 s in the reference targets).",
+        ("ECS-TOK-09",),
+        effect={"tokens.lifetime": 7200},
+    ),
+    Fault(
+        "ecs.one-token-for-all-ees",
+        "One token (aud: every token-based EES) is handed out for each token-based EES.",
+        ("ECS-TOK-01",),
+        effect={"tokens.one_for_all": True},
+    ),
+    Fault(
+        "ecs.token-for-local-ees",
+        "A token is also issued for the local-policy EES.",
+        ("ECS-CFG-01", "ECS-TOK-02"),
+        effect={"tokens.for_local_ees": True},
+    ),
+    Fault(
+        "ecs.repeated-jti",
+        "Every token carries the same 'jti'.",
+        ("ECS-TOK-11",),
+        effect={"tokens.unique_jti": False},
+    ),
+    Fault(
+        "ecs.token-without-kid",
+        "Token headers carry no 'kid'.",
+        ("ECS-TOK-11",),
+        effect={"tokens.kid": False},
+    ),
+    Fault(
+        "ecs.token-typ-jwt",
+        "Token headers say typ 'JWT', not 'at+jwt' (RFC 9068 2.1).",
+        ("ECS-TOK-11",),
+        effect={"tokens.typ": "JWT"},
+    ),
+    Fault(
+        "ecs.jwks-with-private-key",
+        "The published key set carries the private key member 'd'.",
+        ("ECS-TOK-11",),
+        effect={"tokens.publishes_private_key": True},
+    ),
+    Fault(
+        "ecs.token-type-not-bearer",
+        "The token endpoint answers token_type 'JWT', not 'Bearer'.",
+        ("ECS-TOK-10",),
+        effect={"token_type": "JWT"},
+    ),
+    Fault(
+        "ecs.accepts-any-grant-type",
+        "The token endpoint issues a token for any grant_type (password, authorization_code, ...).",
+        ("ECS-TOK-10",),
+        effect={"accepts_any_grant_type": True},
+    ),
+    Fault(
+        "ecs.ignores-malformed-gpsi",
+        "A ueId that is not a well-formed GPSI is ignored as if absent: the EEC is served, with tokens.",
+        ("ECS-GPSI-02",),
+        effect={"validates_gpsi_form": False},
+    ),
+    Fault(
+        "ecs.crashes-on-bad-request",
+        "The provisioning body is used unchecked: a missing or mistyped member answers 500.",
+        ("ECS-ROB-01",),
+        effect={"validates_request": False},
     ),
     Fault(
         "ecs.plain-error-bodies",

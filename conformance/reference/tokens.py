@@ -33,6 +33,8 @@ from joserfc import jws, jwt
 from joserfc.errors import JoseError
 from joserfc.jwk import ECKey, Key, KeySet
 
+from conformance.reference.faults import TokenBehaviour
+
 MAX_TOKEN_CHARS = 8192
 _B64URL = re.compile(r"[A-Za-z0-9_-]*")
 _KEY_TYPES = {"ES": "EC", "RS": "RSA", "PS": "RSA"}
@@ -69,25 +71,63 @@ def public_jwks(pem: bytes, kid: str) -> dict[str, Any]:
     return dict(KeySet([signing_key(pem, kid)]).as_dict(private=False))
 
 
+def published_jwks(pem: bytes, kid: str, behaviour: TokenBehaviour | None = None) -> dict[str, Any]:
+    """The key set an ECS publishes: :func:`public_jwks`, or with ``d`` under ecs.jwks-with-private-key."""
+    private = behaviour is not None and behaviour.publishes_private_key
+    return dict(KeySet([signing_key(pem, kid)]).as_dict(private=private))
+
+
 class TokenMinter:
-    """Signs EES access tokens for one issuer (the ECS FQDN)."""
+    """Signs EES access tokens for one issuer (the ECS FQDN).
 
-    def __init__(self, issuer: str, key_pem: bytes, kid: str, lifetime: int, *, with_sub: bool = True) -> None:
-        self.issuer, self.lifetime, self.with_sub = issuer, lifetime, with_sub
+    ``behaviour`` is the correct :class:`TokenBehaviour` unless a named fault changes it.
+    """
+
+    def __init__(
+        self,
+        issuer: str,
+        key_pem: bytes,
+        kid: str,
+        lifetime: int,
+        *,
+        with_sub: bool = True,
+        behaviour: TokenBehaviour | None = None,
+    ) -> None:
+        self.issuer, self.with_sub = issuer, with_sub
+        self.behaviour = behaviour or TokenBehaviour()
+        self.lifetime = self.behaviour.lifetime or lifetime
         self.key = signing_key(key_pem, kid)
+        # fault ecs.tokens-signed-with-unpublished-key: a key nobody can verify with, same kid
+        self._signer = signing_key(new_signing_key(), kid) if self.behaviour.unpublished_key else self.key
+        self._fixed_jti = str(uuid.uuid4())
 
-    def mint(self, *, client_id: str, subject: str, audience: str, scope: str) -> str:
+    def mint(self, *, client_id: str, subject: str, audience: str | list[str], scope: str) -> str:
         """A signed token with the TS 33.558 6.2 claims plus ``iat`` and a fresh ``jti``."""
+        quirks = self.behaviour
         now = int(time.time())
+        jti = str(uuid.uuid4()) if quirks.unique_jti else self._fixed_jti
         claims: dict[str, Any] = {"iss": self.issuer, "client_id": client_id, "sub": subject, "scope": scope}
-        claims |= {"aud": audience, "iat": now, "exp": now + self.lifetime, "jti": str(uuid.uuid4())}
+        claims |= {"aud": audience, "iat": now, "exp": now + self.lifetime, "jti": jti}
         if not self.with_sub:  # fault ecs.token-without-sub
             del claims["sub"]
-        header = {"alg": "ES256", "typ": "at+jwt", "kid": self.key.kid}
-        return jwt.encode(header, claims, self.key, algorithms=["ES256"])
+        claims |= dict(quirks.claims)
+        for name in quirks.omit:
+            claims.pop(name, None)
+        header: dict[str, Any] = {"alg": quirks.alg, "typ": quirks.typ}
+        if quirks.kid:
+            header["kid"] = self.key.kid
+        if quirks.alg == "none":  # fault ecs.unsigned-tokens
+            return f"{_b64_json(header)}.{_b64_json(claims)}."
+        return jwt.encode(header, claims, self._signer, algorithms=["ES256"])
 
     def jwks(self) -> dict[str, Any]:
-        return dict(KeySet([self.key]).as_dict(private=False))
+        """The published key set (with ``d`` under the fault ecs.jwks-with-private-key)."""
+        return dict(KeySet([self.key]).as_dict(private=self.behaviour.publishes_private_key))
+
+
+def _b64_json(value: dict[str, Any]) -> str:
+    raw = json.dumps(value, separators=(",", ":")).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
 class TokenVerifier:
