@@ -93,7 +93,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         action="append",
         default=[],
         metavar="NAME",
-        help="run only the cases whose name contains NAME, e.g. 'test_refuses_unsigned_token[reference-ees-token-none]'",
+        help="run only the cases whose name contains NAME, e.g. 'test_refuses_unsigned_token[reference-ees-token]'",
     )
     group.addoption(
         "--conformance-strict",

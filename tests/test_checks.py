@@ -13,8 +13,8 @@ from conformance.evidence import HttpExchange
 
 
 def test_refused_in_handshake_holds_on_a_certificate_alert() -> None:
-    tls.refused_in_handshake(exchange(None, outcome=O.REFUSED_WITH_ALERT, alert="TLSV13_ALERT_CERTIFICATE_REQUIRED"), presented="x")
-    tls.refused_in_handshake(exchange(None, outcome=O.REFUSED_WITH_ALERT, alert="SSLV3_ALERT_BAD_CERTIFICATE"), presented="x")
+    for alert in ("TLSV13_ALERT_CERTIFICATE_REQUIRED", "SSLV3_ALERT_BAD_CERTIFICATE", "TLSV1_ALERT_UNKNOWN_CA"):
+        tls.refused_in_handshake(exchange(None, outcome=O.REFUSED_WITH_ALERT, alert=alert), presented="x")
 
 
 def test_refused_in_handshake_fails_when_the_eec_was_served() -> None:

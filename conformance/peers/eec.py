@@ -94,7 +94,8 @@ class FakeEEC:
     verification use ``server_name`` (the target's FQDN). Server verification is always on.
     ``credential=None`` presents no client certificate; ``tls_version`` pins both the minimum and
     the maximum version. ``alpn`` is what the EEC offers, and so which HTTP versions it can speak:
-    a negative case and the positive control that brackets it offer the same. ``deadline`` bounds a whole exchange (default ``3 * timeout``).
+    a negative case and the positive control that brackets it offer the same. ``deadline``
+    bounds a whole exchange (default ``3 * timeout``).
     """
 
     def __init__(
@@ -349,13 +350,13 @@ class _ConnectionWatch:
         elif event == "connection.start_tls.complete":
             self._ssl_object = info["return_value"].get_extra_info("ssl_object")
             self.facts = self._eec._session(self._ssl_object, address=self.facts.address)
-        elif event.endswith(".failed") and self._ssl_object is not None and self.late_alert is None:
-            if _is_write_failure(info.get("exception")):
-                self.late_alert = _pending_alert(self._ssl_object)
+        elif self._ssl_object is not None and self.late_alert is None and _write_failed(event, info):
+            self.late_alert = _pending_alert(self._ssl_object)
 
 
-def _is_write_failure(exc: object) -> bool:
-    return isinstance(exc, httpx.WriteError | httpcore.WriteError | BrokenPipeError | ssl.SSLEOFError)
+def _write_failed(event: str, info: dict[str, Any]) -> bool:
+    exc = info.get("exception")
+    return event.endswith(".failed") and isinstance(exc, httpx.WriteError | httpcore.WriteError | OSError)
 
 
 def _pending_alert(ssl_object: Any) -> ssl.SSLError | None:

@@ -68,5 +68,5 @@ def _openssl(exchange: dict[str, Any]) -> str:
 def _compact(body: str) -> str:
     try:
         return json.dumps(json.loads(body), separators=(",", ":"), ensure_ascii=False)
-    except ValueError:
+    except (ValueError, RecursionError):  # not JSON, or absurdly nested: as it was sent
         return body
