@@ -298,6 +298,15 @@ def test_vendor_credentials_are_masked() -> None:
     assert "Basic [masked]" in text and "-pass [masked]" in text and "-u acme:[masked]" in text
 
 
+def test_a_record_that_breaks_the_contract_is_refused() -> None:
+    from conformance.reporting.schema import RecordError
+
+    data = record()
+    del data["cases"][0]["verdict"]
+    with pytest.raises(RecordError, match=r"\$\.cases\[0\]: 'verdict' is a required property"):
+        render_html(data)
+
+
 def test_a_minimal_record_renders() -> None:
     minimal: dict[str, Any] = {
         "schema_version": 1,

@@ -109,9 +109,9 @@ def _csp_hash(text: str) -> str:
 def render_html(record: dict[str, Any]) -> str:
     """The compliance report for ``record`` (a results.json, schema_version 1), as one HTML document.
 
-    The record is not validated here (``schema.load_record`` does that); whatever it lacks
-    is shown as absent. Raises :class:`~conformance.reporting.masking.PrivateKeyInReport`
-    rather than return a page containing private-key material.
+    Raises :class:`~conformance.reporting.schema.RecordError` for a record that breaks the
+    schema, and :class:`~conformance.reporting.masking.PrivateKeyInReport` rather than return
+    a page containing private-key material.
     """
     env = _environment()
     prepared = view.prepare(record, catalogue())
@@ -223,7 +223,7 @@ def _chart(prepared: dict[str, Any]) -> dict[str, Any]:
     for key in view.ROW_KEYS:
         if any(s["key"] == key for b in bars for s in b["segments"]):
             legend.append({"key": key, "x": x, "label": LABELS[key]})
-            x += 18 + 8 * len(LABELS[key]) + 16
+            x += 16 + 7 * len(LABELS[key]) + 18
     rows = len(bars)
     legend_y = rows * CHART_ROW + 14
     return {

@@ -14,7 +14,7 @@ from collections import Counter
 from typing import Any
 
 from conformance.reporting.masking import mask_record
-from conformance.reporting.schema import SEVERITY, VERDICTS
+from conformance.reporting.schema import SEVERITY, VERDICTS, validate
 
 ROLE_CLAUSE = {"ecs": "6.2", "ees": "6.3"}
 CLAUSE_TITLES = {
@@ -56,9 +56,13 @@ _TLS_DEFAULTS: dict[str, Any] = {
 def prepare(record: dict[str, Any], catalogue: dict[str, Any] | None = None) -> dict[str, Any]:
     """The masked, normalised record; ``catalogue`` (ID -> requirement) fills in missing coverage rows.
 
+    The record must satisfy the schema (:class:`~conformance.reporting.schema.RecordError` if not):
+    a report is never drawn from a record that breaks the contract.
+
     Adds derived members, all prefixed ``_``: each case's ``_clauses``, ``_anchor``, ``_short``;
     ``_coverage`` (every row, catalogue IDs the record lacks included) and ``_computed_counts``.
     """
+    validate(record)
     r = mask_record(record)
     run = _defaults(r.get("run"), {"finished": None, "duration_s": None, "options": {}, "command": "", "strict": False})
     out: dict[str, Any] = {
