@@ -38,8 +38,8 @@ _BASIC_VALUE = re.compile(r"^(\s*Basic\s+)(?!\[masked)\S+", re.IGNORECASE)
 _AUTHORIZATION_HEADERS = frozenset({"authorization", "proxy-authorization"})
 # openssl -pass pass:x / -passin pass:x / -passout env:X ; curl --pass x ; curl -u user:x / --user user:x
 _OPENSSL_PASS = re.compile(r"((?:^|(?<=\s))-pass(?:in|out)?\s+)(?!\[masked)(\S+)")
-_CURL_PASS = re.compile(r"(--pass\s+)(?!\[masked)(\S+)")
-_CURL_USER = re.compile(r"((?:-u|--user)\s+['\"]?[^:\s'\"]+:)(?!\[masked)([^\s'\"]+)")
+_CURL_PASS = re.compile(r"((?:^|(?<=\s))--pass\s+)(?!\[masked)(\S+)")
+_CURL_USER = re.compile(r"((?:^|(?<=\s))(?:-u|--user)\s+['\"]?[^:\s'\"]+:)(?!\[masked)([^\s'\"]+)")
 # https://user:password@host
 _URL_USERINFO = re.compile(r"(\b[a-z][a-z0-9+.-]*://[^/\s:@]+:)(?!\[masked)([^@\s/]+)(@)", re.IGNORECASE)
 
