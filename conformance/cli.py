@@ -319,6 +319,33 @@ def seconds(low: float, high: float, *, low_allowed: bool) -> Callable[[str], fl
     return parse
 
 
+def _add_report_parser(sub: Any) -> None:
+    """``conformance report html|junit|diff|allure``: reports drawn from a results.json (conformance/reporting/)."""
+    from conformance.reporting import commands
+
+    report = sub.add_parser("report", help="reports drawn from a results.json: html, junit, diff, allure")
+    kinds = report.add_subparsers(dest="report_command", required=True)
+    html = kinds.add_parser("html", help="the compliance report: one self-contained HTML file")
+    html.add_argument("results", type=Path, metavar="RESULTS.json")
+    html.add_argument("-o", "--output", default=None, metavar="FILE", help="default: report.html beside RESULTS.json")
+    html.set_defaults(func=commands.cmd_report_html)
+    junit = kinds.add_parser("junit", help="JUnit XML, one testcase per case")
+    junit.add_argument("results", type=Path, metavar="RESULTS.json")
+    junit.add_argument("-o", "--output", default=None, metavar="FILE", help="default: standard output")
+    junit.set_defaults(func=commands.cmd_report_junit)
+    diff = kinds.add_parser("diff", help="what changed between two runs of a target; exit 1 when something regressed")
+    diff.add_argument("old", type=Path, metavar="OLD")
+    diff.add_argument("new", type=Path, metavar="NEW")
+    diff.add_argument("--json", action="store_true", help="the changes as JSON")
+    diff.set_defaults(func=commands.cmd_report_diff)
+    allure = kinds.add_parser("allure", help="allure-results, and a single-file Allure report when its CLI is there")
+    allure.add_argument("results", type=Path, metavar="RESULTS.json")
+    allure.add_argument("-o", "--output", required=True, type=Path, metavar="DIR", help="the allure-results directory")
+    allure.add_argument("--html", type=Path, default=None, metavar="FILE", help="default: DIR/../allure-report.html")
+    allure.add_argument("--no-html", action="store_true", help="write the allure-results only")
+    allure.set_defaults(func=commands.cmd_report_allure)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = OneLineParser(prog="conformance", description="TS 33.558 6.2/6.3 conformance harness")
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
@@ -356,6 +383,7 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("directory", type=Path)
     export.add_argument("--target", type=Path, default=None)
     export.set_defaults(func=cmd_pki_export)
+    _add_report_parser(sub)
     return parser
 
 
