@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import datetime as dt
 import shlex
+import sys
 import time
 from collections.abc import Generator, Iterator
 from pathlib import Path
@@ -52,6 +53,7 @@ RECORD = pytest.StashKey[RunRecord]()
 EVIDENCE = pytest.StashKey[EvidenceLog]()
 CASE = pytest.StashKey[CaseRecord]()
 STARTED = pytest.StashKey[float]()
+WRITTEN = pytest.StashKey[list[Path]]()
 ROLES: tuple[Role, ...] = ("ecs", "ees")
 CONTROL_AFTER = "the positive control after this case"
 
@@ -415,9 +417,15 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     record.http_requests = run.counter.requests
     record.finished = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
     record.duration_s = time.monotonic() - session.config.stash[STARTED]
+    failed_to_write = False
     if run.options.out is not None:
-        record.write(run.options.out)
-    if exitstatus in (0, 1) and not record.interrupted:
+        try:
+            session.config.stash[WRITTEN] = record.write(run.options.out)
+        except (OSError, ValueError) as exc:  # results.json is written first: the verdicts are kept
+            failed_to_write = True
+            session.config.stash[WRITTEN] = [run.options.out / "results.json"]
+            sys.stderr.write(f"conformance: a report was not written: {exc}\n")
+    if exitstatus in (0, 1) and not record.interrupted and not failed_to_write:
         session.exitstatus = record.exit_status()
     else:
         session.exitstatus = 2
@@ -436,8 +444,12 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
         terminalreporter.write_line("!! the run was interrupted: the results cover only the cases that ran", red=True)
     for line in summary_lines(record):
         terminalreporter.write_line(line)
-    if run.options.out is not None:
-        terminalreporter.write_line(f"results: {(run.options.out / 'results.json').resolve()}")
+    written = list(config.stash.get(WRITTEN, []))
+    junit = config.option.xmlpath
+    if junit:
+        written.append(Path(junit))
+    for path in written:
+        terminalreporter.write_line(f"wrote {path.resolve()}")
 
 
 def _describe(target: TargetConfig) -> dict[str, Any]:

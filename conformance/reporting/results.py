@@ -198,7 +198,11 @@ class RunRecord:
             "targets": self.targets,
             "counts": {
                 "cases": {**{v.value: n for v, n in self.counts().items()}, "total": len(self.cases)},
-                "requirements": {**{v.value: by_verdict.get(v.value, 0) for v in SEVERITY}, **by_state},
+                "requirements": {
+                    **{v.value: by_verdict.get(v.value, 0) for v in SEVERITY},
+                    **{state: by_state.get(state, 0) for state in ("not-selected", "not-covered")},
+                    "total": len(rows),
+                },
                 "tls_connections": self.tls_connections,
                 "http_requests": self.http_requests,
             },
@@ -208,13 +212,17 @@ class RunRecord:
             "cases": [c.to_json() for c in self.cases],
         }
 
-    def write(self, directory: Path) -> Path:
+    def write(self, directory: Path) -> list[Path]:
+        """``results.json`` and the HTML compliance report drawn from it; the paths written."""
+        from conformance.reporting.html import write_html
+
         directory.mkdir(parents=True, exist_ok=True)
+        record = json.loads(json.dumps(self.to_json(), ensure_ascii=False, default=str))
         path = directory / "results.json"
         tmp = path.with_suffix(".json.tmp")
-        tmp.write_text(json.dumps(self.to_json(), indent=1, ensure_ascii=False, default=str), "utf-8")
+        tmp.write_text(json.dumps(record, indent=1, ensure_ascii=False), "utf-8")
         os.replace(tmp, path)
-        return path
+        return [path, write_html(record, directory / "report.html")]
 
 
 def _coverage_json(row: CoverageRow) -> dict[str, Any]:
