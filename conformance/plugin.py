@@ -266,8 +266,8 @@ def ees(request: pytest.FixtureRequest, evidence: EvidenceLog, transport: HttpVe
 
 
 def _bracketed(request: pytest.FixtureRequest, evidence: EvidenceLog, transport: HttpVersion | None) -> Iterator[Any]:
-    """Applicability, then the sanity probe before the case; for a case that counted a refusal,
-    the positive control after it, over the same transport."""
+    """Applicability, then the sanity probe before the case; for a negative case that reached a
+    verdict, the positive control after it, over the same transport."""
     run = request.config.stash.get(RUN, None)
     config: TargetConfig | None = getattr(request, "param", None)
     if run is None or config is None:
@@ -282,7 +282,7 @@ def _bracketed(request: pytest.FixtureRequest, evidence: EvidenceLog, transport:
     evidence.add(Note("sanity probe", probe.message))
     yield target
     case = request.node.stash.get(CASE, None)
-    if not is_control and case is not None and case.outcome_held():
+    if not is_control and case is not None and case.judged_the_target():
         _control_after(target)
 
 
@@ -291,8 +291,8 @@ def _control_after(target: TargetUnderTest) -> None:
     if exchange.status != CONTROL_STATUS[target.config.role]:
         raise Inconclusive(
             f"{CONTROL_AFTER} FAILED over HTTP/{target.transport} ({exchange.summary()}): "
-            "the target no longer serves the authorized EEC, so the refusal may not have been caused "
-            "by what the case presented"
+            "the target no longer serves the authorized EEC, so what the case saw may not have been "
+            "caused by what it presented"
         )
 
 

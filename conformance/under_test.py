@@ -25,7 +25,7 @@ from typing import Any
 from conformance.errors import CheckFailed, ConfigError, Inconclusive, NotApplicable
 from conformance.evidence import EvidenceLog, HttpExchange, TokenFacts
 from conformance.peers.credentials import CertVariant, CredentialFactory
-from conformance.peers.eec import FakeEEC, WireCounter
+from conformance.peers.eec import ContextCache, FakeEEC, WireCounter
 from conformance.peers.material import HarnessMaterial
 from conformance.peers.token_issuer import TokenIssuer
 from conformance.targets import edge_apis
@@ -61,6 +61,7 @@ class Peers:
     credentials: CredentialFactory
     issuer: TokenIssuer | None = None
     counter: WireCounter = field(default_factory=WireCounter)
+    contexts: ContextCache = field(default_factory=ContextCache)
 
 
 def _mutual_tls(config: TargetConfig) -> str | None:
@@ -193,6 +194,7 @@ class TargetUnderTest:
             tls_version=tls_version,
             label=f"EEC {role}, {cert} certificate, HTTP/{self.transport}",
             counter=self.peers.counter,
+            contexts=self.peers.contexts,
         )
 
     def request_as(self, eec: FakeEEC, *, label: str = "") -> HttpExchange:

@@ -9,6 +9,9 @@ negative case may then PASS. Nothing here names a fault: adding one to the catal
 
 from __future__ import annotations
 
+import fcntl
+import json
+import os
 from pathlib import Path
 
 import pytest
@@ -24,15 +27,35 @@ CONTROL_MESSAGES = ("sanity probe", "positive control after this case", "precond
 
 def run_under(tmp_path: Path, *faults: str) -> Finished:
     roles = sorted({FAULTS[f].role.upper() for f in faults})
-    strict = ["--strict"] if faults else []
+    strict = ["--strict"]
     selection = [arg for role in roles for arg in ("--req", role)]
     fault_args = [arg for f in faults for arg in ("--fault", f)]
     return conformance("run", "--target", "reference", *fault_args, *selection, *strict, out=tmp_path)
 
 
+@pytest.fixture(scope="session")
+def runs(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Where each fault's run is kept, shared by the xdist workers: every fault runs once per session."""
+    base = tmp_path_factory.getbasetemp()
+    return (base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base) / "fault-runs"
+
+
+def fault_run(runs: Path, name: str) -> Finished:
+    """The run under fault ``name``: made by whichever worker asks first, read by the others."""
+    runs.mkdir(parents=True, exist_ok=True)
+    out, summary = runs / name, runs / f"{name}.json"
+    with (runs / f"{name}.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # a worker already running this fault: wait for it
+        if not summary.exists():
+            run = run_under(out, *([name] if name != "clean" else []))
+            summary.write_text(json.dumps({"status": run.status, "output": run.output, "seconds": run.seconds}))
+    done = json.loads(summary.read_text())
+    return Finished(done["status"], done["output"], done["seconds"], out)
+
+
 @pytest.fixture(scope="module")
-def clean(tmp_path_factory: pytest.TempPathFactory) -> Finished:
-    run = conformance("run", "--target", "reference", "--strict", out=tmp_path_factory.mktemp("clean"))
+def clean(runs: Path) -> Finished:
+    run = fault_run(runs, "clean")
     assert run.status == 0, run.output
     return run
 
@@ -46,9 +69,9 @@ def probe_refusal(case: dict[str, object]) -> bool:
 
 
 @pytest.mark.parametrize("name", REQUIREMENT_FAULTS)
-def test_a_fault_fails_exactly_the_requirements_it_violates(name: str, clean: Finished, tmp_path: Path) -> None:
+def test_a_fault_fails_exactly_the_requirements_it_violates(name: str, clean: Finished, runs: Path) -> None:
     fault = FAULTS[name]
-    run = run_under(tmp_path, name)
+    run = fault_run(runs, name)
     assert run.status == 1, run.output
     failed = {(case, rid) for case, rid, verdict in run.judged() if verdict == "FAIL"}
     assert {rid for _, rid in failed} >= set(fault.violates), f"{name}: not every violated requirement failed"
@@ -91,33 +114,12 @@ def test_the_control_that_failed_is_named(tmp_path: Path) -> None:
     assert probe_messages and all("sanity probe" in m for m in probe_messages), refusing.output
 
 
-def compatible_groups() -> list[list[str]]:
-    """Requirement faults packed into runs whose effects touch disjoint behaviour fields.
-
-    Faults that make the sanity probe fail run alone: they would hide the others.
-    """
-    groups: list[tuple[set[str], list[str]]] = []
-    for name in REQUIREMENT_FAULTS:
-        fault = FAULTS[name]
-        fields = {f"{fault.role}:{key}" for key in fault.effect}
-        if fault.probe_fails:
-            groups.append(({"*"}, [name]))
-            continue
-        home = next((g for g in groups if "*" not in g[0] and not g[0] & fields), None)
-        if home is None:
-            groups.append((fields, [name]))
-        else:
-            home[0].update(fields)
-            home[1].append(name)
-    return [names for _, names in groups]
-
-
-def test_every_case_that_passes_on_the_clean_reference_can_fail(clean: Finished, tmp_path: Path) -> None:
+def test_every_case_that_passes_on_the_clean_reference_can_fail(clean: Finished, runs: Path) -> None:
+    """Each case that is PASS on the clean reference is FAIL under at least one named fault."""
     passing = {case for case, verdict in clean.verdicts().items() if verdict == "PASS"}
     failed: set[str] = set()
-    for i, group in enumerate(compatible_groups()):
-        run = run_under(tmp_path / str(i), *group)
-        failed |= {case for case, verdict in run.verdicts().items() if verdict == "FAIL"}
+    for name in REQUIREMENT_FAULTS:
+        failed |= {case for case, verdict in fault_run(runs, name).verdicts().items() if verdict == "FAIL"}
     assert sorted(passing - failed) == [], "cases no fault can fail"
 
 

@@ -46,7 +46,7 @@ from conformance.peers.deadline import Deadline
 from conformance.peers.tls_outcome import FIRST_READ, HANDSHAKE, classify, session_facts
 from conformance.targets.model import TargetConfig
 
-__all__ = ["ClientCredential", "FakeEEC", "WireCounter"]
+__all__ = ["ClientCredential", "ContextCache", "FakeEEC", "WireCounter"]
 
 H2, HTTP11 = "h2", "http/1.1"
 ALPN_BOTH = (H2, HTTP11)
@@ -113,6 +113,7 @@ class FakeEEC:
         max_body_bytes: int = MAX_BODY_BYTES,
         deadline: float | None = None,
         counter: WireCounter | None = None,
+        contexts: ContextCache | None = None,
     ) -> None:
         url = httpx.URL(base_url)
         if url.scheme != "https" or not url.host:
@@ -129,7 +130,7 @@ class FakeEEC:
         self.deadline = 3 * timeout if deadline is None else deadline
         self.counter = counter or WireCounter()
         self._dial = (url.host, url.port or 443)
-        self._context = _client_context(trust_anchor, credential, tls_version)
+        self._context = (contexts or ContextCache()).get(trust_anchor, credential, tls_version)
         self.client_certificate = _credential_summary(credential)
 
     @classmethod
@@ -368,6 +369,26 @@ def _pending_alert(ssl_object: Any) -> ssl.SSLError | None:
     except (OSError, ValueError):
         return None
     return None
+
+
+class ContextCache:
+    """Client TLS contexts by (trust anchor, credential, TLS version): building one costs ~1 ms
+    (trust anchor and key loaded), and a run makes hundreds of EECs with a handful of identities.
+    httpcore sets ALPN on the context at each dial, so an EEC's offer is still its own."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._contexts: dict[tuple[object, ...], ssl.SSLContext] = {}
+
+    def get(
+        self, trust_anchor: Path | bytes, credential: ClientCredential | None, tls_version: ssl.TLSVersion | None
+    ) -> ssl.SSLContext:
+        key = (trust_anchor, id(credential) if credential is not None else None, tls_version)
+        with self._lock:
+            if key not in self._contexts:
+                self._contexts[key] = _client_context(trust_anchor, credential, tls_version)
+                self._keep = getattr(self, "_keep", []) + [credential]  # id() stays unique while kept
+            return self._contexts[key]
 
 
 def _client_context(

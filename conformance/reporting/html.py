@@ -106,7 +106,7 @@ def _csp_hash(text: str) -> str:
     return "'sha256-" + base64.b64encode(hashlib.sha256(text.encode("utf-8")).digest()).decode("ascii") + "'"
 
 
-def render_html(record: dict[str, Any]) -> str:
+def render_html(record: dict[str, Any], *, validated: bool = False) -> str:
     """The compliance report for ``record`` (a results.json, schema_version 1), as one HTML document.
 
     Raises :class:`~conformance.reporting.schema.RecordError` for a record that breaks the
@@ -114,7 +114,7 @@ def render_html(record: dict[str, Any]) -> str:
     a page containing private-key material.
     """
     env = _environment()
-    prepared = view.prepare(record, catalogue())
+    prepared = view.prepare(record, catalogue(), validated=validated)
     css = env.get_template("report.css.j2").render(palette=PALETTE, css_class=css_class)
     script = env.get_template("report.js.j2").render()
     csp = "; ".join(
@@ -144,9 +144,9 @@ def render_html(record: dict[str, Any]) -> str:
     return refuse_private_key(html, "the HTML report")
 
 
-def write_html(record: dict[str, Any], path: str | Path) -> Path:
+def write_html(record: dict[str, Any], path: str | Path, *, validated: bool = False) -> Path:
     """Render ``record`` and write it to ``path`` (atomically: a reader never sees half a report)."""
-    return write_text_atomically(render_html(record), path)
+    return write_text_atomically(render_html(record, validated=validated), path)
 
 
 def _clauses(prepared: dict[str, Any]) -> list[dict[str, Any]]:

@@ -53,14 +53,16 @@ class CaseRecord:
         """The message of the requirement that decided the case's verdict."""
         return next((r.message for r in self.requirements if r.verdict == self.verdict and r.message), "")
 
-    def outcome_held(self) -> bool:
-        """The case counted a refusal (or another held outcome), whatever the refusal's shape: such a
-        verdict is only earned if the target still serves the authorized EEC right after."""
-        owners = set(requirements.SHAPE_OWNERS.values())
-        verdicts = [r.verdict for r in self.requirements]
-        if any(v in (Verdict.INCONCLUSIVE, Verdict.ERROR) for v in verdicts):
+    def judged_the_target(self) -> bool:
+        """The case reached a verdict about the target (PASS, WARN or FAIL on some requirement).
+
+        Such a verdict on a negative case is only earned if the target still serves the authorized
+        EEC right after: a refusal may have been the target refusing everyone, and a 5xx or a silent
+        close the target being down."""
+        verdicts = {r.verdict for r in self.requirements}
+        if verdicts & {Verdict.INCONCLUSIVE, Verdict.ERROR}:
             return False
-        return any(r.verdict == Verdict.PASS for r in self.requirements if r.id not in owners)
+        return bool(verdicts & {Verdict.PASS, Verdict.WARN, Verdict.FAIL})
 
     def fold(self, phase: str, judged: list[RequirementVerdict]) -> None:
         """Fold in a phase's verdicts: per requirement, the most severe one wins, its message with it."""
@@ -222,7 +224,7 @@ class RunRecord:
         tmp = path.with_suffix(".json.tmp")
         tmp.write_text(json.dumps(record, indent=1, ensure_ascii=False), "utf-8")
         os.replace(tmp, path)
-        return [path, write_html(record, directory / "report.html")]
+        return [path, write_html(record, directory / "report.html", validated=True)]
 
 
 def _coverage_json(row: CoverageRow) -> dict[str, Any]:

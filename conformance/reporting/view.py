@@ -53,7 +53,9 @@ _TLS_DEFAULTS: dict[str, Any] = {
 }
 
 
-def prepare(record: dict[str, Any], catalogue: dict[str, Any] | None = None) -> dict[str, Any]:
+def prepare(
+    record: dict[str, Any], catalogue: dict[str, Any] | None = None, *, validated: bool = False
+) -> dict[str, Any]:
     """The masked, normalised record; ``catalogue`` (ID -> requirement) fills in missing coverage rows.
 
     The record must satisfy the schema (:class:`~conformance.reporting.schema.RecordError` if not):
@@ -61,8 +63,11 @@ def prepare(record: dict[str, Any], catalogue: dict[str, Any] | None = None) -> 
 
     Adds derived members, all prefixed ``_``: each case's ``_clauses``, ``_anchor``, ``_short``;
     ``_coverage`` (every row, catalogue IDs the record lacks included) and ``_computed_counts``.
+    ``validated=True``: the caller vouches for the record (the engine that just wrote it; its
+    output is held to the schema by the project's tests), which saves ~0.5 s on a large run.
     """
-    validate(record)
+    if not validated:
+        validate(record)
     r = mask_record(record)
     run = _defaults(r.get("run"), {"finished": None, "duration_s": None, "options": {}, "command": "", "strict": False})
     out: dict[str, Any] = {
