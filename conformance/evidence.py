@@ -141,7 +141,17 @@ class Note:
     text: str
 
 
-Record = HttpExchange | TokenFacts | Note
+@dataclass
+class Measurement:
+    """A measured fact of an implementation-defined (I-level) behaviour: reported, never judged."""
+
+    label: str
+    name: str
+    value: Any
+    unit: str = ""
+
+
+Record = HttpExchange | TokenFacts | Note | Measurement
 
 
 class EvidenceLog:
@@ -156,6 +166,12 @@ class EvidenceLog:
 
     def note(self, label: str, text: str) -> None:
         self.add(Note(label, text))
+
+    def measure(self, label: str, name: str, value: Any, unit: str = "") -> None:
+        self.add(Measurement(label, name, value, unit))
+
+    def measurements(self) -> list[Measurement]:
+        return [r for r in self.records if isinstance(r, Measurement)]
 
     def exchanges(self) -> list[HttpExchange]:
         return [r for r in self.records if isinstance(r, HttpExchange)]
