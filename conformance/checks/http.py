@@ -21,6 +21,7 @@ __all__ = [
     "PROBLEM_JSON",
     "answered",
     "conforms_to",
+    "no_server_error",
     "precondition_status",
     "problem_details",
     "refusal_shape",
@@ -154,6 +155,18 @@ def _problem_details_problem(exchange: HttpExchange) -> tuple[str, str] | None:
         actual = "; ".join(errors) or f"status {body['status']!r}"
         return f"a valid ProblemDetails with status {exchange.status}", actual
     return None
+
+
+def no_server_error(exchange: HttpExchange, *, meaning: str) -> None:
+    """The server answered without an internal error: a 5xx to ``meaning`` (a bad input) is a crash,
+    counted against the robustness requirement the case cites for its outcome."""
+    answered(exchange)
+    if exchange.status is not None and exchange.status >= 500:
+        raise CheckFailed(
+            title=f"The server failed with a {exchange.status} on {meaning}",
+            expected="a 4xx refusal: bad input is the client's error, never the server's",
+            actual=exchange.summary() + _detail(exchange),
+        )
 
 
 def status_in(exchange: HttpExchange, expected: Collection[int], *, meaning: str) -> None:

@@ -266,7 +266,7 @@ _CATALOGUE: tuple[Fault, ...] = (
     ),
     Fault(
         "ees.fetches-jku",
-        "The EES fetches the token's 'jku' URL and trusts the keys it finds there (RFC 8725 3.10).",
+        "The EES fetches the token's 'jku' URL (then refuses the token): an SSRF, RFC 8725 3.10.",
         ("EES-TOK-03",),
         effect={"fetches_jku": True},
     ),

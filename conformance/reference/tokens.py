@@ -15,6 +15,7 @@ used), a ``kid`` must name a trusted key, and every claim has its type checked.
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import hmac
 import json
@@ -84,7 +85,7 @@ class Leniency:
     embedded_jwk: bool = False
     """Verify with the key in the ``jwk`` header (CVE-2018-0114)."""
     fetch_jku: bool = False
-    """Fetch the ``jku`` URL and trust the keys found there (RFC 8725 3.10)."""
+    """Fetch the ``jku`` URL (an SSRF, RFC 8725 3.10), though without trusting what comes back."""
     ignore_kid: bool = False
     """Try every trusted key whatever the ``kid`` says (an unknown ``kid`` is accepted)."""
     require_exp: bool = True
@@ -191,8 +192,7 @@ class TokenVerifier:
             self._check_with_foreign_keys(token, alg, [JWKRegistry.import_key(header["jwk"])])
             return header, claims  # fault ees.trusts-embedded-jwk
         if self.lenient.fetch_jku and isinstance(header.get("jku"), str):
-            self._check_with_foreign_keys(token, alg, _fetch_jwks(header["jku"]))
-            return header, claims  # fault ees.fetches-jku
+            _fetch_jwks(header["jku"])  # fault ees.fetches-jku: fetched (an SSRF), then not trusted
         if alg not in self.algorithms:
             raise InvalidToken(f"alg {alg} is not accepted")
         if "crit" in header:  # RFC 7515 4.1.11: we understand no extension
@@ -277,13 +277,10 @@ def _loose(issuer: str) -> str:
     return issuer.lower().removeprefix("https://").removeprefix("http://").rstrip("/").rstrip(".")
 
 
-def _fetch_jwks(url: str) -> list[Key]:
-    """What a sloppy EES does with ``jku``: fetch it (no certificate check) and trust it."""
-    try:
-        document = httpx.get(url, verify=False, timeout=2.0).json()  # the fault itself
-        return list(KeySet.import_key_set(document).keys)
-    except (httpx.HTTPError, ValueError, JoseError, TypeError, KeyError):
-        raise InvalidToken("the jku key set could not be used") from None
+def _fetch_jwks(url: str) -> None:
+    """What a sloppy EES does with ``jku``: fetch it (no certificate check), e.g. to warm a key cache."""
+    with contextlib.suppress(httpx.HTTPError):
+        httpx.get(url, verify=False, timeout=2.0)  # the fault itself
 
 
 def _is_number(value: Any) -> bool:
