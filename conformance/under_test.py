@@ -44,9 +44,9 @@ CONTROL_STATUS = {"ecs": 200, "ees": 201}
 """What the positive control must get: the ECSServProvResp, the created EECRegistration."""
 
 _ROLE_SECTIONS = {
-    "unauthorized": "an [[eec]] with role = \"unauthorized\" (its certificate trusted, local policy refusing it)",
-    "second": "an [[eec]] with role = \"second\" (another authorized EEC)",
-    "authorized": "an [[eec]] with role = \"authorized\"",
+    "unauthorized": 'an [[eec]] with role = "unauthorized" (its certificate trusted, local policy refusing it)',
+    "second": 'an [[eec]] with role = "second" (another authorized EEC)',
+    "authorized": 'an [[eec]] with role = "authorized"',
 }
 
 
@@ -149,7 +149,17 @@ class TargetUnderTest:
             if candidate not in declared:
                 self.evidence.note("test data", f"made-up GPSI {candidate}: belongs to no declared EEC")
                 return candidate
-        raise Inconclusive("missing test data: declare an [[eec]] with role = \"second\"")  # pragma: no cover
+        raise Inconclusive('missing test data: declare an [[eec]] with role = "second"')  # pragma: no cover
+
+    def foreign_eec_id(self) -> str:
+        """An EEC ID that is not the authorized EEC's: the second EEC's, or one made up."""
+        for identity in self.config.eecs:
+            if identity.role == "second":
+                return identity.eec_id
+        declared = {e.eec_id for e in self.config.eecs}
+        candidate = next(f"eec-made-up-{n}" for n in range(len(declared) + 1) if f"eec-made-up-{n}" not in declared)
+        self.evidence.note("test data", f"made-up EEC ID {candidate}: belongs to no declared EEC")
+        return candidate
 
     def eec(
         self,
@@ -331,8 +341,9 @@ class EesUnderTest(TargetUnderTest):
         if omit or claims:
             changed = [f"{name} omitted" for name in omit] + [f"{name} = {value!r}" for name, value in claims.items()]
             self.evidence.note("deliberately broken", f"token claims: {', '.join(changed)}")
+        scope = claims.pop("scope", self._scope())
         return self.issuer.token(
-            eec_id=eec.eec_id, gpsi=eec.gpsi, audience=self.config.fqdn, scope=self._scope(), omit=omit, **claims
+            eec_id=eec.eec_id, gpsi=eec.gpsi, audience=self.config.fqdn, scope=scope, omit=omit, **claims
         )
 
     def forged(self, kind: str, token: str) -> str:
