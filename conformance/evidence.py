@@ -210,7 +210,7 @@ def render_body(raw: bytes) -> str:
         return ""
     try:
         text = json.dumps(redact_json(json.loads(raw)), indent=1, ensure_ascii=False)
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: a deeply nested document, e.g. a robustness probe
         text = redact_text(raw.decode("utf-8", errors="replace"))
     if len(text) > MAX_BODY_CHARS:
         text = f"{text[:MAX_BODY_CHARS]}…[truncated, {len(raw)} bytes in all]"
