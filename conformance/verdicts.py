@@ -128,6 +128,7 @@ def _one(
     return RequirementVerdict(rid, level, verdict, message, deviation, stale)
 
 
+
 def _text(exc: BaseException | None) -> str:
     if exc is None:
         return ""

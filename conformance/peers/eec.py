@@ -58,6 +58,7 @@ _DEFAULT_HEADERS = {"accept-encoding": "identity", "user-agent": "ts33558-confor
 """``identity``: a compressed body could inflate past ``max_body_bytes`` inside one chunk."""
 
 
+
 class WireCounter:
     """What the fake EECs of one run put on the wire: TCP connections attempted, requests sent.
 
