@@ -322,6 +322,7 @@ _CATALOGUE: tuple[Fault, ...] = (
         "ees.500-on-wrong-member-type",
         "Registration members of the wrong JSON type crash the handler (500) instead of a 400.",
         ("EES-ROB-01",),
+        also_breaks=(("EES-RESP-02", "a ueId of the wrong type (an EES-GPSI-02 case) gets the 500 instead of a 400"),),
         effect={"checks_member_types": False},
     ),
     *_both(
