@@ -143,7 +143,17 @@ class Note:
     text: str
 
 
-Record = HttpExchange | TokenFacts | Note
+@dataclass
+class Measurement:
+    """A measured fact of an implementation-defined (I-level) behaviour: reported, never judged."""
+
+    label: str
+    name: str
+    value: Any
+    unit: str = ""
+
+
+Record = HttpExchange | TokenFacts | Note | Measurement
 
 
 class EvidenceLog:
@@ -158,6 +168,12 @@ class EvidenceLog:
 
     def note(self, label: str, text: str) -> None:
         self.add(Note(label, text))
+
+    def measure(self, label: str, name: str, value: Any, unit: str = "") -> None:
+        self.add(Measurement(label, name, value, unit))
+
+    def measurements(self) -> list[Measurement]:
+        return [r for r in self.records if isinstance(r, Measurement)]
 
     def exchanges(self) -> list[HttpExchange]:
         return [r for r in self.records if isinstance(r, HttpExchange)]
@@ -196,7 +212,7 @@ def render_body(raw: bytes) -> str:
         return ""
     try:
         text = json.dumps(redact_json(json.loads(raw)), indent=1, ensure_ascii=False)
-    except (ValueError, RecursionError):  # RecursionError: deeply nested arrays
+    except (ValueError, RecursionError):  # RecursionError: a deeply nested document, e.g. a robustness probe
         text = redact_text(raw.decode("utf-8", errors="replace"))
     if len(text) > MAX_BODY_CHARS:
         text = f"{text[:MAX_BODY_CHARS]}…[truncated, {len(raw)} bytes in all]"

@@ -172,6 +172,16 @@ class TargetUnderTest:
                 return candidate
         raise Inconclusive('missing test data: declare an [[eec]] with role = "second"')  # pragma: no cover
 
+    def foreign_eec_id(self) -> str:
+        """An EEC ID that is not the authorized EEC's: the second EEC's, or one made up."""
+        for identity in self.config.eecs:
+            if identity.role == "second":
+                return identity.eec_id
+        declared = {e.eec_id for e in self.config.eecs}
+        candidate = next(f"eec-made-up-{n}" for n in range(len(declared) + 1) if f"eec-made-up-{n}" not in declared)
+        self.evidence.note("test data", f"made-up EEC ID {candidate}: belongs to no declared EEC")
+        return candidate
+
     def eec(
         self,
         role: EecRole = "authorized",
@@ -517,9 +527,19 @@ class EesUnderTest(TargetUnderTest):
         if omit or claims:
             changed = [f"{name} omitted" for name in omit] + [f"{name} = {value!r}" for name, value in claims.items()]
             self.evidence.note("deliberately broken", f"token claims: {', '.join(changed)}")
+        scope = claims.pop("scope", self._scope())
         return self.issuer.token(
-            eec_id=eec.eec_id, gpsi=eec.gpsi, audience=self.config.fqdn, scope=self._scope(), omit=omit, **claims
+            eec_id=eec.eec_id, gpsi=eec.gpsi, audience=self.config.fqdn, scope=scope, omit=omit, **claims
         )
+
+    def forged(self, kind: str, token: str) -> str:
+        """Record that ``token`` is a deliberately broken one (``kind`` says how) and return it."""
+        self.evidence.note("deliberately broken", f"forged token: {kind}")
+        return token
+
+    def measure(self, name: str, value: Any, unit: str = "") -> None:
+        """Record a measured, implementation-defined fact (EES-TOK-13): reported, never judged."""
+        self.evidence.measure(f"measured on {self.name}", name, value, unit)
 
     def register(
         self,
@@ -529,21 +549,41 @@ class EesUnderTest(TargetUnderTest):
         token: str | None = None,
         gpsi: Any = edge_apis.OWN_GPSI,
         headers: dict[str, str] | None = None,
+        params: dict[str, str] | None = None,
+        body: bytes | None = None,
         label: str = "",
         **members: Any,
     ) -> HttpExchange:
-        """Send an EECRegistration for ``role``; ``token`` goes in ``Authorization: Bearer``."""
-        body = edge_apis.request_body(self.config, self.identity(role), gpsi=gpsi, **members)
+        """Send an EECRegistration for ``role``; ``token`` goes in ``Authorization: Bearer``.
+
+        ``params`` adds a query string (a token there is evidence of what was sent, redacted);
+        ``body`` sends these raw bytes as ``application/json`` instead of the built registration.
+        """
         sent_headers = dict(headers or {})
         if token is not None:
             sent_headers["Authorization"] = f"Bearer {token}"
             self.evidence.add(token_facts("access token sent by the EEC (Authorization: Bearer)", token))
+        for name, value in (params or {}).items():
+            if name == "access_token":
+                self.evidence.add(token_facts("access token sent by the EEC (query parameter access_token)", value))
         sender = eec or self.eec(role)
+        if body is not None:
+            sent_headers.setdefault("Content-Type", "application/json")
+            return sender.send(
+                "POST",
+                edge_apis.EEC_REGISTRATION_PATH,
+                content=body,
+                headers=sent_headers,
+                params=params,
+                label=label or "EEC registration (EDGE-1), raw body",
+            )
+        document = edge_apis.request_body(self.config, self.identity(role), gpsi=gpsi, **members)
         return sender.send(
             "POST",
             edge_apis.EEC_REGISTRATION_PATH,
-            json=body,
+            json=document,
             headers=sent_headers,
+            params=params,
             label=label or "EEC registration (EDGE-1)",
         )
 

@@ -22,6 +22,7 @@ __all__ = [
     "answered",
     "client_error",
     "conforms_to",
+    "no_server_error",
     "precondition_status",
     "problem_details",
     "refusal_shape",
@@ -164,6 +165,18 @@ def client_error(exchange: HttpExchange, *, meaning: str) -> None:
         raise CheckFailed(
             title=f"A bad request was not refused as the client's error ({meaning})",
             expected="HTTP 4xx (never 5xx: a malformed request must not break the server)",
+            actual=exchange.summary() + _detail(exchange),
+        )
+
+
+def no_server_error(exchange: HttpExchange, *, meaning: str) -> None:
+    """The server answered without an internal error: a 5xx to ``meaning`` (a bad input) is a crash,
+    counted against the robustness requirement the case cites for its outcome."""
+    answered(exchange)
+    if exchange.status is not None and exchange.status >= 500:
+        raise CheckFailed(
+            title=f"The server failed with a {exchange.status} on {meaning}",
+            expected="a 4xx refusal: bad input is the client's error, never the server's",
             actual=exchange.summary() + _detail(exchange),
         )
 

@@ -387,7 +387,7 @@ class ContextCache:
         with self._lock:
             if key not in self._contexts:
                 self._contexts[key] = _client_context(trust_anchor, credential, tls_version)
-                self._keep = getattr(self, "_keep", []) + [credential]  # id() stays unique while kept
+                self._keep = [*getattr(self, "_keep", []), credential]  # id() stays unique while kept
             return self._contexts[key]
 
 

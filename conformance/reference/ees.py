@@ -39,8 +39,8 @@ from conformance.reference.policy import (
     check_local_policy,
     read_json_request,
 )
-from conformance.reference.problems import EXCEPTION_HANDLERS, Refusal
-from conformance.reference.tokens import InvalidToken, TokenVerifier, check_signature_algorithms
+from conformance.reference.problems import EXCEPTION_HANDLERS, Refusal, bad_request
+from conformance.reference.tokens import InvalidToken, Leniency, TokenVerifier, check_signature_algorithms
 
 REGISTRATION_SERVICE = "eees-eecregistration"
 REGISTRATIONS_PATH = f"/{REGISTRATION_SERVICE}/v1/registrations"
@@ -108,14 +108,30 @@ class _Ees:
                 leeway=settings.leeway,
                 accept_alg_none=behaviour.accepts_alg_none,
                 check_exp=behaviour.checks_exp,
+                leniency=Leniency(
+                    skip_signature=not behaviour.verifies_signature,
+                    hmac_with_public_key=behaviour.accepts_hmac_with_public_key,
+                    embedded_jwk=behaviour.trusts_embedded_jwk,
+                    fetch_jku=behaviour.fetches_jku,
+                    ignore_kid=not behaviour.resolves_kid,
+                    require_exp=behaviour.requires_exp,
+                    issuer_match=behaviour.issuer_match,
+                    crash_on_malformed=behaviour.crashes_on_malformed_token,
+                ),
             )
 
     async def register(self, request: Request) -> Response:
         """EDGE-1 EECRegistration: admit, authorize, then register (201 echoing the request)."""
         body = await read_json_request(request)
+        if self.behaviour.checks_member_types:
+            check_member_types(body)
+        else:
+            _crash_on_wrong_types(body)  # fault ees.500-on-wrong-member-type
         eec = authenticate(
             request, self.settings.registry, body["eecId"], by_certificate=self.behaviour.identifies_eec_by_certificate
         )
+        if self.behaviour.lenient_gpsi and isinstance(body.get("ueId"), str):  # fault ees.lenient-gpsi
+            body = {**body, "ueId": body["ueId"].strip().lower().replace("+", "")}
         check_gpsi(body, eec, enforce_binding=self.behaviour.looks_at_ueid)
         if self.settings.authorization == "token":
             self._authorize_by_token(request, eec)
@@ -145,11 +161,12 @@ class _Ees:
         try:
             claims = self.verifier.verify(token)
             subject = eec.gpsi if self.behaviour.checks_sub else None
-            self.verifier.check_client(claims, client_id=eec.eec_id, subject=subject)
+            client_id = eec.eec_id if self.behaviour.checks_client_id else None
+            self.verifier.check_client(claims, client_id=client_id, subject=subject)
         except InvalidToken as invalid:
             detail = f"invalid access token: {invalid}"
             raise bearer_refusal(self.realm, 401, "INVALID_TOKEN", detail, "invalid_token") from None
-        if REGISTRATION_SERVICE not in TokenVerifier.scopes(claims):
+        if self.behaviour.checks_scope and REGISTRATION_SERVICE not in TokenVerifier.scopes(claims):
             detail = f"the token's scope does not include {REGISTRATION_SERVICE}"
             raise bearer_refusal(self.realm, 403, "INSUFFICIENT_SCOPE", detail, "insufficient_scope")
 
@@ -160,8 +177,12 @@ class _Ees:
         if len(values) > 1:
             raise self._invalid_request("more than one Authorization header")
         scheme, _, credentials = values[0].partition(" ") if values else ("", "", "")
+        if self.behaviour.token_in_query and scheme.lower() != "bearer":  # fault ees.accepts-token-in-query
+            return request.query_params.get("access_token")
         if scheme.lower() != "bearer":
             return None
+        if self.behaviour.token_in_query:
+            return credentials.strip()
         if "access_token" in request.query_params:
             raise self._invalid_request("the access token was sent in more than one way")
         return credentials.strip()
@@ -175,6 +196,37 @@ class _Ees:
         if policy == "skipped" or (policy == "bypassed-by-token" and _carries_bearer(request)):
             return
         check_local_policy(eec, allowed=False if policy == "refuses-everyone" else None)
+
+
+_MEMBER_TYPES: dict[str, type | tuple[type, ...]] = {
+    "ueId": str,
+    "acProfs": list,
+    "expTime": str,
+    "eecSvcContSupp": list,
+    "eecCntxId": str,
+    "srcEesId": str,
+    "endPt": dict,
+    "ueMobilityReq": bool,
+    "easSelReqInd": bool,
+    "ueType": str,
+    "discoveredEas": list,
+    "unfulfillAcProfs": list,
+    "unfulfilledAcProfs": dict,
+}
+"""The JSON type of each top-level EECRegistration member (TS 24.558 OpenAPI), checked by the reference."""
+
+
+def check_member_types(body: Mapping[str, Any]) -> None:
+    """400 naming the first top-level member of the wrong JSON type."""
+    for name, wanted in _MEMBER_TYPES.items():
+        if name in body and (not isinstance(body[name], wanted) or isinstance(body[name], bool) != (wanted is bool)):
+            raise bad_request(f"{name} has the wrong type", f"/{name}")
+
+
+def _crash_on_wrong_types(body: Mapping[str, Any]) -> None:
+    for name, wanted in _MEMBER_TYPES.items():
+        if name in body and not isinstance(body[name], wanted):
+            raise TypeError(f"{name}: unexpected {type(body[name]).__name__}")
 
 
 def _carries_bearer(request: Request) -> bool:

@@ -109,6 +109,20 @@ class EesBehaviour:
     checks_sub: bool = True
     fails_open_to_local_policy: bool = False
     local_policy: Literal["enforced", "refuses-everyone", "skipped", "bypassed-by-token"] = "enforced"
+    # token validation (EES suite, issue 8)
+    verifies_signature: bool = True
+    accepts_hmac_with_public_key: bool = False
+    trusts_embedded_jwk: bool = False
+    fetches_jku: bool = False
+    resolves_kid: bool = True
+    requires_exp: bool = True
+    issuer_match: Literal["exact", "loose"] = "exact"
+    checks_scope: bool = True
+    checks_client_id: bool = True
+    token_in_query: bool = False
+    crashes_on_malformed_token: bool = False
+    lenient_gpsi: bool = False
+    checks_member_types: bool = True
 
 
 @dataclass(frozen=True)
@@ -372,6 +386,86 @@ _CATALOGUE: tuple[Fault, ...] = (
         "Local-authorization EES: every authenticated EEC is served, whatever local policy says.",
         ("EES-POL-02",),
         effect={"local_policy": "skipped"},
+    ),
+    # --- EES token validation, GPSI form, robustness (EES suite, issue 8) ---
+    Fault(
+        "ees.ignores-signature",
+        "The EES decodes tokens without verifying the signature (tampered, stripped, zero or foreign signatures pass).",
+        ("EES-TOK-03", "EES-TOK-10"),
+        effect={"verifies_signature": False},
+    ),
+    Fault(
+        "ees.accepts-hs256-with-public-key",
+        "HS256 tokens are verified with the trusted ECS public key (PEM) as the HMAC secret (CVE-2016-10555).",
+        ("EES-TOK-03",),
+        effect={"accepts_hmac_with_public_key": True},
+    ),
+    Fault(
+        "ees.trusts-embedded-jwk",
+        "A token carrying a 'jwk' header is verified with that key (CVE-2018-0114).",
+        ("EES-TOK-03",),
+        effect={"trusts_embedded_jwk": True},
+    ),
+    Fault(
+        "ees.fetches-jku",
+        "The EES fetches the token's 'jku' URL (then refuses the token): an SSRF, RFC 8725 3.10.",
+        ("EES-TOK-03",),
+        effect={"fetches_jku": True},
+    ),
+    Fault(
+        "ees.accepts-unknown-kid",
+        "A 'kid' naming no trusted key is ignored: every trusted key is tried.",
+        ("EES-TOK-03",),
+        effect={"resolves_kid": False},
+    ),
+    Fault(
+        "ees.accepts-no-exp",
+        "A token without 'exp' is accepted (an expired one is still refused).",
+        ("EES-TOK-04",),
+        effect={"requires_exp": False},
+    ),
+    Fault(
+        "ees.loose-iss-match",
+        "'iss' is compared case-insensitively, ignoring a scheme and a trailing dot.",
+        ("EES-TOK-06",),
+        effect={"issuer_match": "loose"},
+    ),
+    Fault(
+        "ees.ignores-scope",
+        "The token's 'scope' is not checked against the invoked service.",
+        ("EES-TOK-07",),
+        effect={"checks_scope": False},
+    ),
+    Fault(
+        "ees.ignores-client-id",
+        "The token's 'client_id' is not compared with the authenticated EEC.",
+        ("EES-TOK-08",),
+        effect={"checks_client_id": False},
+    ),
+    Fault(
+        "ees.accepts-token-in-query",
+        "A token in the access_token query parameter is used; sent two ways, the header wins (no 400).",
+        ("EES-TOK-12",),
+        effect={"token_in_query": True},
+    ),
+    Fault(
+        "ees.500-on-malformed-token",
+        "A token that is not a JWS compact serialization crashes the token parser (500).",
+        ("EES-TOK-11",),
+        effect={"crashes_on_malformed_token": True},
+    ),
+    Fault(
+        "ees.lenient-gpsi",
+        "ueId is not checked for GPSI form; it is trimmed, lower-cased and stripped of '+' before comparison.",
+        ("EES-GPSI-02",),
+        effect={"lenient_gpsi": True},
+    ),
+    Fault(
+        "ees.500-on-wrong-member-type",
+        "Registration members of the wrong JSON type crash the handler (500) instead of a 400.",
+        ("EES-ROB-01",),
+        also_breaks=(("EES-RESP-02", "a ueId of the wrong type (an EES-GPSI-02 case) gets the 500 instead of a 400"),),
+        effect={"checks_member_types": False},
     ),
     *_both(
         "locks-out-after-first-request",

@@ -15,13 +15,18 @@ used), a ``kid`` must name a trusted key, and every claim has its type checked.
 from __future__ import annotations
 
 import base64
+import contextlib
+import hashlib
+import hmac
 import json
 import re
 import time
 import uuid
 from collections.abc import Collection, Mapping
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Literal
 
+import httpx
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.serialization import (
     Encoding,
@@ -31,7 +36,7 @@ from cryptography.hazmat.primitives.serialization import (
 )
 from joserfc import jws, jwt
 from joserfc.errors import JoseError
-from joserfc.jwk import ECKey, Key, KeySet
+from joserfc.jwk import ECKey, JWKRegistry, Key, KeySet, RSAKey
 
 from conformance.reference.faults import TokenBehaviour
 
@@ -75,6 +80,26 @@ def published_jwks(pem: bytes, kid: str, behaviour: TokenBehaviour | None = None
     """The key set an ECS publishes: :func:`public_jwks`, or with ``d`` under ecs.jwks-with-private-key."""
     private = behaviour is not None and behaviour.publishes_private_key
     return dict(KeySet([signing_key(pem, kid)]).as_dict(private=private))
+
+@dataclass(frozen=True)
+class Leniency:
+    """Ways a sloppy verifier goes wrong; all off by default. Only the reference's faults set them."""
+
+    skip_signature: bool = False
+    """Decode without verifying any signature (ees.ignores-signature)."""
+    hmac_with_public_key: bool = False
+    """Verify ``HS*`` tokens keyed with a trusted key's public PEM (CVE-2016-10555)."""
+    embedded_jwk: bool = False
+    """Verify with the key in the ``jwk`` header (CVE-2018-0114)."""
+    fetch_jku: bool = False
+    """Fetch the ``jku`` URL (an SSRF, RFC 8725 3.10), though without trusting what comes back."""
+    ignore_kid: bool = False
+    """Try every trusted key whatever the ``kid`` says (an unknown ``kid`` is accepted)."""
+    require_exp: bool = True
+    issuer_match: Literal["exact", "loose"] = "exact"
+    """``loose``: compare ``iss`` case-insensitively, without a scheme or a trailing dot."""
+    crash_on_malformed: bool = False
+    """A token that is not a JWS compact serialization raises an unhandled error (500)."""
 
 
 class TokenMinter:
@@ -148,11 +173,12 @@ class TokenVerifier:
         leeway: int = 30,
         accept_alg_none: bool = False,
         check_exp: bool = True,
+        leniency: Leniency = Leniency(),
     ) -> None:
         check_signature_algorithms(algorithms)
         self.issuer, self.audience, self.leeway = issuer, audience, leeway
         self.algorithms, self.accept_alg_none = frozenset(algorithms), accept_alg_none
-        self.check_exp = check_exp
+        self.check_exp, self.lenient = check_exp, leniency
         self.keys: list[Key] = list(KeySet.import_key_set(dict(jwks)).keys)  # type: ignore[arg-type]
         if any(key.key_type not in _KEY_TYPES.values() for key in self.keys):
             raise ValueError("the trusted JWKS may hold only EC and RSA keys (no 'oct' secrets)")
@@ -164,9 +190,9 @@ class TokenVerifier:
         self._check_times(claims)
         return claims
 
-    def check_client(self, claims: Mapping[str, Any], *, client_id: str, subject: str | None) -> None:
-        """The token was issued to this EEC (``client_id``) for its GPSI (``sub``; ``None`` skips it, a fault)."""
-        if claims.get("client_id") != client_id:
+    def check_client(self, claims: Mapping[str, Any], *, client_id: str | None, subject: str | None) -> None:
+        """The token was issued to this EEC (``client_id``) for its GPSI (``sub``); ``None`` skips one (a fault)."""
+        if client_id is not None and claims.get("client_id") != client_id:
             raise InvalidToken("client_id is missing or is not the authenticated EEC")
         if subject is not None and claims.get("sub") != subject:
             raise InvalidToken("sub is missing or is not the GPSI of the request")
@@ -182,13 +208,30 @@ class TokenVerifier:
             raise InvalidToken("the token is too long")
         segments = token.split(".")
         if len(segments) != 3 or not all(_B64URL.fullmatch(segment) for segment in segments):
+            if self.lenient.crash_on_malformed:  # fault ees.500-on-malformed-token
+                raise RuntimeError("token parser crashed")
             raise InvalidToken("not a JWS compact serialization")
-        header, claims = _json_object(segments[0], "header"), _json_object(segments[1], "payload")
+        try:
+            header, claims = _json_object(segments[0], "header"), _json_object(segments[1], "payload")
+        except InvalidToken:
+            if self.lenient.crash_on_malformed:
+                raise RuntimeError("token parser crashed") from None
+            raise
         alg = header.get("alg")
         if not isinstance(alg, str):
             raise InvalidToken("the header has no alg")
         if self.accept_alg_none and alg.lower() == "none":
             return header, claims  # fault ees.accepts-alg-none
+        if self.lenient.skip_signature:  # fault ees.ignores-signature
+            return header, claims
+        if self.lenient.hmac_with_public_key and alg.startswith("HS"):
+            self._check_hmac_with_public_key(token, alg)  # fault ees.accepts-hs256-with-public-key
+            return header, claims
+        if self.lenient.embedded_jwk and isinstance(header.get("jwk"), dict):
+            self._check_with_foreign_keys(token, alg, [JWKRegistry.import_key(header["jwk"])])
+            return header, claims  # fault ees.trusts-embedded-jwk
+        if self.lenient.fetch_jku and isinstance(header.get("jku"), str):
+            _fetch_jwks(header["jku"])  # fault ees.fetches-jku: fetched (an SSRF), then not trusted
         if alg not in self.algorithms:
             raise InvalidToken(f"alg {alg} is not accepted")
         if "crit" in header:  # RFC 7515 4.1.11: we understand no extension
@@ -205,10 +248,32 @@ class TokenVerifier:
                 continue
         raise InvalidToken("the signature does not verify with a trusted key")
 
+    def _check_hmac_with_public_key(self, token: str, alg: str) -> None:
+        signing_input, _, signature = token.rpartition(".")
+        digest = {"HS256": hashlib.sha256, "HS384": hashlib.sha384, "HS512": hashlib.sha512}.get(alg)
+        if digest is None:
+            raise InvalidToken(f"alg {alg} is not accepted")
+        for key in self.keys:
+            if not isinstance(key, ECKey | RSAKey):
+                continue
+            mac = hmac.new(key.as_pem(private=False), signing_input.encode("ascii"), digest).digest()
+            if hmac.compare_digest(base64.urlsafe_b64encode(mac).rstrip(b"=").decode(), signature):
+                return
+        raise InvalidToken("the signature does not verify with a trusted key")
+
+    def _check_with_foreign_keys(self, token: str, alg: str, keys: list[Key]) -> None:
+        for key in keys:
+            try:
+                jws.deserialize_compact(token, key, algorithms=[alg])
+                return
+            except (JoseError, ValueError, TypeError):
+                continue
+        raise InvalidToken("the signature does not verify")
+
     def _candidate_keys(self, header: Mapping[str, Any], alg: str) -> list[Key]:
         """Trusted keys of the algorithm's type, narrowed to the ``kid`` when there is one."""
         keys = [key for key in self.keys if key.key_type == _KEY_TYPES[alg[:2]]]
-        if "kid" not in header:
+        if "kid" not in header or self.lenient.ignore_kid:
             return keys
         if not isinstance(header["kid"], str):
             raise InvalidToken("kid is not a string")
@@ -218,7 +283,11 @@ class TokenVerifier:
         return named
 
     def _check_issuer_audience(self, claims: Mapping[str, Any]) -> None:
-        if claims.get("iss") != self.issuer:
+        iss = claims.get("iss")
+        if self.lenient.issuer_match == "loose" and isinstance(iss, str):  # fault ees.loose-iss-match
+            if _loose(iss) != _loose(self.issuer):
+                raise InvalidToken("iss is not the trusted ECS")
+        elif iss != self.issuer:
             raise InvalidToken("iss is missing or is not the trusted ECS")
         if self.audience is None:  # fault ees.ignores-aud
             return
@@ -235,11 +304,22 @@ class TokenVerifier:
         if not self.check_exp:  # fault ees.accepts-expired-token
             pass
         elif "exp" not in claims:
-            raise InvalidToken("exp is missing")
+            if self.lenient.require_exp:
+                raise InvalidToken("exp is missing")
         elif now >= claims["exp"] + self.leeway:
             raise InvalidToken("the token has expired")
         if "nbf" in claims and claims["nbf"] > now + self.leeway:
             raise InvalidToken("the token is not valid yet (nbf)")
+
+
+def _loose(issuer: str) -> str:
+    return issuer.lower().removeprefix("https://").removeprefix("http://").rstrip("/").rstrip(".")
+
+
+def _fetch_jwks(url: str) -> None:
+    """What a sloppy EES does with ``jku``: fetch it (no certificate check), e.g. to warm a key cache."""
+    with contextlib.suppress(httpx.HTTPError):
+        httpx.get(url, verify=False, timeout=2.0)  # the fault itself
 
 
 def _is_number(value: Any) -> bool:
