@@ -115,6 +115,7 @@ class _Ees:
                     fetch_jku=behaviour.fetches_jku,
                     ignore_kid=not behaviour.resolves_kid,
                     require_exp=behaviour.requires_exp,
+                    check_nbf=behaviour.checks_nbf,
                     issuer_match=behaviour.issuer_match,
                     crash_on_malformed=behaviour.crashes_on_malformed_token,
                 ),

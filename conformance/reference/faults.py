@@ -116,6 +116,7 @@ class EesBehaviour:
     fetches_jku: bool = False
     resolves_kid: bool = True
     requires_exp: bool = True
+    checks_nbf: bool = True
     issuer_match: Literal["exact", "loose"] = "exact"
     checks_scope: bool = True
     checks_client_id: bool = True
@@ -423,6 +424,12 @@ _CATALOGUE: tuple[Fault, ...] = (
         "A token without 'exp' is accepted (an expired one is still refused).",
         ("EES-TOK-04",),
         effect={"requires_exp": False},
+    ),
+    Fault(
+        "ees.ignores-nbf",
+        "A token whose 'nbf' lies in the future is accepted.",
+        ("EES-TOK-04",),
+        effect={"checks_nbf": False},
     ),
     Fault(
         "ees.loose-iss-match",

@@ -96,6 +96,7 @@ class Leniency:
     ignore_kid: bool = False
     """Try every trusted key whatever the ``kid`` says (an unknown ``kid`` is accepted)."""
     require_exp: bool = True
+    check_nbf: bool = True
     issuer_match: Literal["exact", "loose"] = "exact"
     """``loose``: compare ``iss`` case-insensitively, without a scheme or a trailing dot."""
     crash_on_malformed: bool = False
@@ -308,7 +309,7 @@ class TokenVerifier:
                 raise InvalidToken("exp is missing")
         elif now >= claims["exp"] + self.leeway:
             raise InvalidToken("the token has expired")
-        if "nbf" in claims and claims["nbf"] > now + self.leeway:
+        if self.lenient.check_nbf and "nbf" in claims and claims["nbf"] > now + self.leeway:
             raise InvalidToken("the token is not valid yet (nbf)")
 
 

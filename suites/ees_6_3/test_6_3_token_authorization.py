@@ -48,6 +48,14 @@ def test_refuses_expired_token(ees):
     http.refusal_shape(exchange, status=401, bearer_error="invalid_token")
 
 
+@pytest.mark.req("EES-TOK-04", "EES-RESP-02", level="S")
+def test_refuses_token_not_yet_valid(ees):
+    """A token whose nbf is ten minutes ahead is refused (the catalogue grades this part S)."""
+    exchange = ees.register(token=ees.token(nbf=int(time.time()) + 600))
+    http.refused(exchange, meaning="the token is not valid yet (nbf)")
+    http.refusal_shape(exchange, status=401, bearer_error="invalid_token")
+
+
 @pytest.mark.req("EES-TOK-05", "EES-RESP-02")
 @pytest.mark.parametrize("audience", ["sibling", "absent"])
 def test_refuses_token_for_another_audience(ees, audience):
@@ -63,6 +71,14 @@ def test_refuses_token_whose_subject_is_another_gpsi(ees):
     """A token whose sub is a GPSI other than the EEC's own, with the EEC's own ueId, is refused."""
     exchange = ees.register(token=ees.token(sub=ees.foreign_gpsi()))
     http.refused(exchange, meaning="the token's sub is not the GPSI of the request")
+    http.refusal_shape(exchange, status=401, bearer_error="invalid_token")
+
+
+@pytest.mark.req("EES-TOK-09", "EES-RESP-02", level="S")
+def test_refuses_token_without_subject(ees):
+    """A token without sub is refused (the catalogue grades this part S)."""
+    exchange = ees.register(token=ees.token(omit=("sub",)))
+    http.refused(exchange, meaning="the token has no sub")
     http.refusal_shape(exchange, status=401, bearer_error="invalid_token")
 
 

@@ -4,13 +4,9 @@ Each case probes around a valid token with a short, bounded ladder of variants (
 each, stopping at the first refusal where the ladder is monotonic) and records what it found as
 ``Measurement`` evidence.
 
-Two S-level parts of the catalogue live here too, by choice, because the verdict engine can
-judge a requirement only at its own level: "``nbf`` in the future is refused (S)" is part of the
-M requirement EES-TOK-04, and "a token without ``sub``: S" of the M requirement EES-TOK-09.
-Raising a ``CheckFailed`` naming EES-TOK-04/09 would FAIL them (M), which the catalogue does
-not say; naming EES-RESP-02 would misattribute a security outcome to the refusal's shape. So
-both are measured under EES-TOK-13 (accepted or not, with the skew) and never fail, until the
-catalogue gives them their own S-level IDs.
+The two parts of M requirements that the catalogue grades S ("``nbf`` in the future is
+refused", "a token without ``sub``") are judged in ``test_6_3_token_authorization.py`` with
+``@pytest.mark.req(..., level="S")``; here they are only measured (the skew accepted on ``nbf``).
 """
 
 import json
@@ -104,10 +100,3 @@ def test_measures_largest_token_accepted(ees):
             break
         largest = len(token)
     ees.measure("largest token accepted (of 2, 4, 6, 8 KiB)", largest, "chars")
-
-
-@pytest.mark.req("EES-TOK-13")
-def test_measures_token_without_sub(ees):
-    """Whether a token without sub is accepted (catalogue: refused, S; measured here, see the module docstring)."""
-    exchange = ees.register(token=ees.token(omit=("sub",)))
-    ees.measure("token without sub accepted (catalogue: refused, S)", _accepted(exchange))
