@@ -36,6 +36,7 @@ from conformance.reporting.reproduce import reproduce_block
 from conformance.reporting.results import CaseRecord, RunRecord, summary_lines
 from conformance.requirements import LEVELS, Level
 from conformance.run import ConformanceRun, Options
+from conformance.run_folders import fresh_folder, run_name
 from conformance.targets.model import HttpVersion, Role, TargetConfig
 from conformance.under_test import (
     CAPABILITIES,
@@ -54,6 +55,7 @@ EVIDENCE = pytest.StashKey[EvidenceLog]()
 CASE = pytest.StashKey[CaseRecord]()
 STARTED = pytest.StashKey[float]()
 WRITTEN = pytest.StashKey[list[Path]]()
+PROGRESS = pytest.StashKey[dict[str, Any]]()
 ROLES: tuple[Role, ...] = ("ecs", "ees")
 CONTROL_AFTER = "the positive control after this case"
 
@@ -120,7 +122,10 @@ def pytest_configure(config: pytest.Config) -> None:
     targets = config.getoption("target")
     if not targets:
         return
-    out = config.getoption("out")
+    try:  # `pytest suites --target FILE` writes its reports where `conformance run` would
+        out = config.getoption("out") or str(fresh_folder(Path("reports") / run_name(targets)))
+    except ConfigError as exc:
+        pytest.exit(f"conformance: {exc}", returncode=2)
     options = Options(
         targets=targets,
         faults=config.getoption("fault"),
@@ -135,6 +140,7 @@ def pytest_configure(config: pytest.Config) -> None:
         pytest.exit(f"conformance: {exc}", returncode=2)
     config.stash[RUN] = run
     config.stash[STARTED] = time.monotonic()
+    config.stash[PROGRESS] = {"clause": None, "done": 0, "failed": 0}
     config.stash[RECORD] = RunRecord(
         targets=[_describe(t) for t in run.targets],
         options=_options_json(options),
@@ -294,6 +300,29 @@ def _control_after(target: TargetUnderTest) -> None:
             "the target no longer serves the authorized EEC, so what the case saw may not have been "
             "caused by what it presented"
         )
+
+
+# progress ---------------------------------------------------------------------------------
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> Generator[None, Any, Any]:
+    """A progress line whenever the run moves on to another clause: where it is, how far, what failed."""
+    progress = item.config.stash.get(PROGRESS, None)
+    target = _target_of(item)
+    reporter = item.config.pluginmanager.get_plugin("terminalreporter")
+    if progress is not None and target is not None and reporter is not None:
+        clause = {"ecs": "6.2 (ECS)", "ees": "6.3 (EES)"}[target.role]
+        if clause != progress["clause"]:
+            progress["clause"] = clause
+            done, total = progress["done"], len(item.session.items)
+            reporter.write_line("")
+            reporter.write_line(f"clause {clause}: case {done + 1} of {total}, {progress['failed']} FAIL so far")
+    try:
+        return (yield)
+    finally:
+        if progress is not None:
+            progress["done"] += 1
+            case = item.stash.get(CASE, None)
+            progress["failed"] += int(case is not None and case.verdict == Verdict.FAIL)
 
 
 # verdicts ---------------------------------------------------------------------------------

@@ -23,7 +23,7 @@ from cryptography.hazmat.primitives import serialization
 from run_cli import Finished, conformance
 from vendor_keys import PASSPHRASE, key_pem, write_eec
 
-from conformance import cli
+from conformance import cli, run_folders
 from conformance.errors import ConfigError
 from conformance.peers.material import HarnessMaterial
 from conformance.reference.deployment import ReferenceDeployment
@@ -94,34 +94,34 @@ def test_concurrent_reference_runs_write_separate_folders(tmp_path: Path) -> Non
 def fixed_clock(monkeypatch: pytest.MonkeyPatch) -> None:
     """Every run starts in the same second."""
     second = dt.datetime(2025, 1, 2, 3, 4, 5, tzinfo=dt.UTC)
-    monkeypatch.setattr(cli, "dt", SimpleNamespace(datetime=SimpleNamespace(now=lambda tz: second), UTC=dt.UTC))
+    monkeypatch.setattr(run_folders, "dt", SimpleNamespace(datetime=SimpleNamespace(now=lambda tz: second), UTC=dt.UTC))
 
 
 def test_run_folder_names_retry_on_collision(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fixed_clock: None
 ) -> None:
     suffixes = iter(["aaaaaa", "aaaaaa", "bbbbbb"])
-    monkeypatch.setattr(cli, "unique_suffix", lambda: next(suffixes))
-    first, second = cli.fresh_folder(tmp_path / "reports"), cli.fresh_folder(tmp_path / "reports")
+    monkeypatch.setattr(run_folders, "unique_suffix", lambda: next(suffixes))
+    first, second = run_folders.fresh_folder(tmp_path / "reports"), run_folders.fresh_folder(tmp_path / "reports")
     assert (first.name, second.name) == ("20250102T030405Z-aaaaaa", "20250102T030405Z-bbbbbb")
 
 
 def test_run_folder_names_give_up_after_the_attempts(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fixed_clock: None
 ) -> None:
-    monkeypatch.setattr(cli, "unique_suffix", lambda: "aaaaaa")
-    cli.fresh_folder(tmp_path)
+    monkeypatch.setattr(run_folders, "unique_suffix", lambda: "aaaaaa")
+    run_folders.fresh_folder(tmp_path)
     with pytest.raises(ConfigError, match="no free run folder name in 3 attempts, give --out DIR"):
-        cli.fresh_folder(tmp_path, attempts=3)
+        run_folders.fresh_folder(tmp_path, attempts=3)
 
 
 def test_a_locked_run_folder_is_refused(tmp_path: Path) -> None:
-    with cli.exclusive(tmp_path), pytest.raises(ConfigError) as raised, cli.exclusive(tmp_path):
+    with run_folders.exclusive(tmp_path), pytest.raises(ConfigError) as raised, run_folders.exclusive(tmp_path):
         pass
     assert str(raised.value) == (
         f"{tmp_path}: --out: is in use by another conformance run, wait for that run to end, or give another --out DIR"
     )
-    with cli.exclusive(tmp_path):  # released at the end of the block
+    with run_folders.exclusive(tmp_path):  # released at the end of the block
         pass
 
 
@@ -129,7 +129,7 @@ def test_the_lock_is_held_while_the_run_runs(tmp_path: Path, monkeypatch: pytest
     held: list[bool] = []
 
     def main(argv: list[str]) -> int:
-        handle = os.open(tmp_path / "out" / cli.LOCK_FILE, os.O_RDWR)
+        handle = os.open(tmp_path / "out" / run_folders.LOCK_FILE, os.O_RDWR)
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -191,9 +191,9 @@ def test_read_only_folder_fails_the_write_probe(tmp_path: Path, monkeypatch: pyt
     def refuse(**kwargs: object) -> tuple[int, str]:
         raise PermissionError(13, "Permission denied")
 
-    monkeypatch.setattr(cli.tempfile, "mkstemp", refuse)
+    monkeypatch.setattr(run_folders.tempfile, "mkstemp", refuse)
     with pytest.raises(ConfigError, match=r"--out: is not writable \(Permission denied\)"):
-        cli.empty_folder(tmp_path / "out")
+        run_folders.empty_folder(tmp_path / "out")
 
 
 @pytest.mark.parametrize(

@@ -258,22 +258,29 @@ def coverage_lines(rows: list[CoverageRow]) -> list[str]:
 
 
 def summary_lines(record: RunRecord) -> list[str]:
-    """The summary printed at the end of a run: one row per case, why for the others, coverage."""
-    cases = sorted(record.cases, key=lambda c: (c.role, c.cited, c.target, c.id))
-    width = max([len(",".join(c.cited)) for c in cases] + [11]) + 2
-    rows = [f"{'VERDICT':<14}{'REQUIREMENT':<{width}}CASE"]
-    rows += [f"{c.verdict.value:<14}{','.join(c.cited):<{width}}{_short(c.id)}" for c in cases]
-    explained: dict[tuple[str, str, str], list[CaseRecord]] = {}
-    for case in cases:
+    """The compact summary printed at the end of a run: what needs attention, one line each, then
+    N/A grouped by reason, the counts and the coverage. The details are in report.html."""
+    rows: list[str] = []
+    groups: dict[tuple[str, str, str], list[CaseRecord]] = {}
+    for case in sorted(record.cases, key=lambda c: (c.role, c.cited, c.id)):
         for r in case.requirements:
-            if r.verdict is not None and (r.verdict not in (Verdict.PASS, Verdict.NA) or r.stale):
-                key = ("PASS (stale deviation)" if r.stale else r.verdict.value, r.id, r.message or _stale(r))
-                explained.setdefault(key, []).append(case)
-    for (verdict, rid, message), group in explained.items():  # one message, however many cases share it
-        names = ", ".join(_short(c.id) for c in group[:3]) + (f" and {len(group) - 3} more" if len(group) > 3 else "")
-        rows += ["", f"{verdict} {rid}: {names}", *(f"    {line}" for line in message.splitlines())]
+            if r.verdict is None or (r.verdict in (Verdict.PASS, Verdict.NA) and not r.stale):
+                continue
+            verdict = "PASS (stale deviation)" if r.stale else r.verdict.value
+            groups.setdefault((verdict, r.id, _reason(r.message) or _stale(r)), []).append(case)
+    order = ["FAIL", "ERROR", "INCONCLUSIVE", "WARN", "PASS (stale deviation)"]
+    for (verdict, rid, reason), cases in sorted(groups.items(), key=lambda g: (order.index(g[0][0]), g[0][1])):
+        names = ", ".join(_short(c.id) for c in cases[:2]) + (f" and {len(cases) - 2} more" if len(cases) > 2 else "")
+        rows += [f"{verdict} {rid}: {reason}", f"    {names}"]
+    not_applicable: dict[str, int] = {}
+    for case in record.cases:
+        if case.verdict == Verdict.NA:
+            reason = _reason(case.message)
+            not_applicable[reason] = not_applicable.get(reason, 0) + 1
+    if not_applicable:
+        rows.append(f"N/A ({sum(not_applicable.values())} cases):")
+        rows += [f"  {n:>4} x {reason}" for reason, n in sorted(not_applicable.items(), key=lambda i: -i[1])]
     counts = record.counts()
-    rows.append("")
     rows.append(
         "cases: "
         + "  ".join(f"{v.value}: {counts[v]}" for v in reversed(SEVERITY))
@@ -281,6 +288,19 @@ def summary_lines(record: RunRecord) -> list[str]:
     )
     rows += coverage_lines(record.coverage())
     return rows
+
+
+def _reason(message: str) -> str:
+    """The one-line reason of a message: its title (the line after the requirement's text), or its first line."""
+    lines = [line.strip() for line in message.splitlines() if line.strip()]
+    if lines and len(lines) > 1 and lines[0].split(" ", 1)[0] in requirements.catalogue():
+        lines = lines[1:]  # "ID (level): text" is the spec; the next line says what happened
+    if not lines:
+        return ""
+    title = lines[0].split("(recorded): ", 1)[-1]
+    actual = next((line.removeprefix("actual:").strip() for line in lines if line.startswith("actual:")), "")
+    reason = f"{title} (got: {actual})" if actual else title
+    return reason if len(reason) <= 200 else reason[:197] + "..."
 
 
 def _stale(r: RequirementVerdict) -> str:
