@@ -77,10 +77,10 @@ class Provisioning:
         return cls(directory, material, server_ca)
 
     def server_tls(
-        self, fqdn: str, *, alpn: Sequence[str] = ("h2", "http/1.1"), client_auth: ClientAuth = "required"
+        self, fqdn: str, *more_names: str, alpn: Sequence[str] = ("h2", "http/1.1"), client_auth: ClientAuth = "required"
     ) -> ServerTls:
-        """A server identity for ``fqdn`` (and 127.0.0.1) that trusts the harness CA for EEC certificates."""
-        leaf = self.server_ca.issue_server_cert(fqdn, "127.0.0.1")
+        """A server identity for ``fqdn`` (``more_names``, 127.0.0.1) that trusts the harness CA for EEC certificates."""
+        leaf = self.server_ca.issue_server_cert(fqdn, *more_names, "127.0.0.1")
         return ServerTls(
             cert_chain_pem=b"".join(pem.bytes() for pem in leaf.cert_chain_pems),
             key_pem=leaf.private_key_pem.bytes(),
