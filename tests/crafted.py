@@ -77,9 +77,13 @@ class Provisioning:
         return cls(directory, material, server_ca)
 
     def server_tls(
-        self, fqdn: str, *more_names: str, alpn: Sequence[str] = ("h2", "http/1.1"), client_auth: ClientAuth = "required"
+        self,
+        fqdn: str,
+        *more_names: str,
+        alpn: Sequence[str] = ("h2", "http/1.1"),
+        client_auth: ClientAuth = "required",
     ) -> ServerTls:
-        """A server identity for ``fqdn`` (``more_names``, 127.0.0.1) that trusts the harness CA for EEC certificates."""
+        """A server identity for ``fqdn``, ``more_names`` and 127.0.0.1, trusting the harness CA for EECs."""
         leaf = self.server_ca.issue_server_cert(fqdn, *more_names, "127.0.0.1")
         return ServerTls(
             cert_chain_pem=b"".join(pem.bytes() for pem in leaf.cert_chain_pems),
@@ -146,7 +150,7 @@ async def _read_body(receive: Receive) -> bytes:
     body = b""
     while True:
         message = await receive()
-        body += message.get("body", b"")
+        body += bytes(message.get("body", b""))
         if not message.get("more_body"):
             return body
 
@@ -170,10 +174,6 @@ class AcceptEverything:
         body = await _read_body(receive)
         status = 201 if scope["path"].endswith("/registrations") else 200
         await _respond(send, status, body or b"{}")
-
-
-def accept_everything() -> AcceptEverything:
-    return AcceptEverything()
 
 
 @dataclass
@@ -260,7 +260,11 @@ class H2OrDrop:
                     h2.acknowledge_received_data(event.flow_controlled_length, event.stream_id)
                 elif isinstance(event, StreamEnded):
                     body = bodies.pop(event.stream_id, b"") or b"{}"
-                    headers = [(":status", "201"), ("content-type", "application/json"), ("content-length", str(len(body)))]
+                    headers = [
+                        (":status", "201"),
+                        ("content-type", "application/json"),
+                        ("content-length", str(len(body))),
+                    ]
                     h2.send_headers(event.stream_id, headers)
                     h2.send_data(event.stream_id, body, end_stream=True)
                     self.served += 1

@@ -18,8 +18,8 @@ from typing import Any
 
 import pytest
 from crafted import (
-    EECS,
     ECS_FQDN,
+    EECS,
     EES_FQDN,
     SERVICES,
     AcceptEverything,
@@ -29,6 +29,7 @@ from crafted import (
     Provisioning,
 )
 from run_cli import Finished, conformance
+from starlette.types import ASGIApp
 
 from conformance.reference.deployment import ReferenceDeployment
 from conformance.reference.ees import EesSettings, build_ees_app
@@ -37,7 +38,6 @@ from conformance.reference.server import ReferenceServer
 from conformance.reference.tls import ServerTls
 from conformance.targets.config import load_target
 from conformance.targets.toml_format import dump_target
-from starlette.types import ASGIApp
 
 TLS_CASES = ("EES-TLS-01", "EES-TLS-02", "EES-TLS-03")
 SHAPE_OWNERS = ("ECS-RESP-01", "EES-RESP-02", "ECS-TLS-08", "EES-TLS-07")
