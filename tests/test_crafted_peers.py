@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -52,6 +53,15 @@ def is_negative(case: dict[str, Any]) -> bool:
     """A case that counts a refusal: the suites name them test_refuses_*, plus a few others."""
     name = case["id"].split("::")[-1].split("[")[0]
     return name.startswith("test_refuses_") or name in NEGATIVE_TESTS
+
+
+@pytest.fixture(autouse=True)
+def no_threads_left_behind() -> Iterator[None]:
+    """Every crafted server is stopped, and its threads joined, by the end of its test."""
+    before = set(threading.enumerate())
+    yield
+    left = [t.name for t in threading.enumerate() if t not in before and t.is_alive()]
+    assert not left, f"threads left behind: {left}"
 
 
 @pytest.fixture
