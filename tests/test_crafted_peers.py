@@ -289,6 +289,8 @@ def test_server_locking_out_mid_run_never_earns_a_pass(pki: Provisioning, tmp_pa
     served_early = [c for c in negatives if c["verdict"] == "FAIL"]
     locked_out = [c for c in negatives if c["verdict"] == "INCONCLUSIVE"]
     assert served_early and locked_out and len(served_early) + len(locked_out) == len(negatives), run.output
+    verdicts = [c["verdict"] for c in negatives]
+    assert verdicts == sorted(verdicts, key=("FAIL", "INCONCLUSIVE").index), verdicts  # served, then locked out
     for case in locked_out:
         assert "the positive control after this case FAILED" in case_messages(case), case_messages(case)
     assert app.requests > app.serve
