@@ -48,6 +48,7 @@ class ServerTls:
     ``client_auth``: ``required`` refuses a handshake without a valid client certificate;
     ``optional`` asks for one but lets the client go without (a fault); ``none`` never asks.
     ``check_time=False`` accepts expired and not-yet-valid client certificates (a fault).
+    ``alpn``: the protocols offered in ALPN, preferred first (``("h2",)``: an HTTP/2-only server).
     """
 
     cert_chain_pem: bytes
@@ -55,10 +56,11 @@ class ServerTls:
     client_cas_pem: list[bytes] = field(default_factory=list)
     client_auth: ClientAuth = "required"
     check_time: bool = True
+    alpn: tuple[str, ...] = tuple(ALPN)
 
 
 def server_context(tls: ServerTls) -> ssl.SSLContext:
-    """A TLS 1.2+ server context with ALPN h2/http1.1 and the client-certificate policy of ``tls``."""
+    """A TLS 1.2+ server context with the ALPN of ``tls`` (default h2/http1.1) and its client-certificate policy."""
     if tls.client_auth != "none" and not tls.client_cas_pem:
         raise ValueError("client certificates are requested but no client CA is trusted (client_cas_pem)")
     # Not ssl.create_default_context(Purpose.CLIENT_AUTH): that also trusts the system CAs
@@ -67,7 +69,7 @@ def server_context(tls: ServerTls) -> ssl.SSLContext:
     context.minimum_version = ssl.TLSVersion.TLSv1_2
     context.options |= ssl.OP_NO_COMPRESSION  # RFC 9113 9.2.1
     context.set_ciphers(CIPHERS)
-    context.set_alpn_protocols(ALPN)
+    context.set_alpn_protocols(list(tls.alpn))
     _load_identity(context, tls.cert_chain_pem, tls.key_pem)
     for ca_pem in tls.client_cas_pem:
         context.load_verify_locations(cadata=ca_pem.decode("ascii"))
