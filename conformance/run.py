@@ -221,7 +221,7 @@ def _unreachable(config: TargetConfig, transport: HttpVersion, exchange: HttpExc
             f"the target does not speak HTTP/{transport} (ALPN refused): correct target.http_versions, "
             f"which declares {list(config.http_versions)}"
         )
-        return f"target {config.name} refused HTTP/{transport} at {config.base_url}: {tls.alert}; {hint}"
+        return f"sanity probe: target {config.name} refused HTTP/{transport} at {config.base_url}: {tls.alert}; {hint}"
     hint = {
         "connection-refused": "is the server running at that address?",
         "timeout": "the port accepts connections but nothing answers in time",
@@ -230,7 +230,8 @@ def _unreachable(config: TargetConfig, transport: HttpVersion, exchange: HttpExc
         "from the harness material (conformance pki export)",
     }.get(tls.outcome.value, "")
     return (
-        f"target {config.name} unreachable at {config.base_url} over HTTP/{transport}: {tls.outcome} ({tls.detail})"
+        f"sanity probe (the positive control before any case, HTTP/{transport}) got no answer: target "
+        f"{config.name} unreachable at {config.base_url} over HTTP/{transport}: {tls.outcome} ({tls.detail})"
         f"{'; ' + hint if hint else ''}"
     )
 

@@ -114,3 +114,26 @@ def test_every_run_says_what_it_did_not_test(clean_run: Finished) -> None:
     assert line in clean_run.output
     if uncovered:
         assert f"{len(uncovered)} not covered by this harness version" in clean_run.output
+
+
+def test_report_diff_gates_a_regression_between_two_real_runs(clean_run: Finished, tmp_path: Path) -> None:
+    """Issue: `conformance report diff` on a clean run and a run with a fault exits 1 naming what regressed."""
+    faulty = conformance("run", "--target", "reference", "--fault", "ees.ignores-aud", out=tmp_path / "faulty")
+    assert faulty.status == 1, faulty.output
+    assert clean_run.out is not None and faulty.out is not None
+    diff = conformance("report", "diff", clean_run.out / "results.json", faulty.out / "results.json")
+    assert diff.status == 1, diff.output
+    assert "EES-TOK-05" in diff.output
+    same = conformance("report", "diff", clean_run.out / "results.json", clean_run.out / "results.json")
+    assert same.status == 0, same.output
+
+
+def test_every_run_draws_a_report_from_a_record_valid_under_its_schema(clean_run: Finished) -> None:
+    from conformance.reporting.schema import problems
+
+    assert clean_run.out is not None
+    assert problems(clean_run.results()) == []
+    page = (clean_run.out / "report.html").read_text("utf-8")
+    assert "<html" in page and "EES-TOK-05" in page and "PRIVATE KEY" not in page
+    for name in ("results.json", "report.html", "junit.xml"):
+        assert f"wrote {(clean_run.out / name).resolve()}" in clean_run.output

@@ -172,11 +172,6 @@ def test_server_dropping_http11_and_checking_nothing_over_h2(dropping_http11: Dr
     assert dropping_http11.dropped >= 1 and dropping_http11.served >= 1
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the sanity probe's 'unreachable' message (run._unreachable) names neither the sanity probe nor the "
-    "positive control, although TLS 1.3 completed (ALPN http/1.1) and the server then closed without a word",
-)
 def test_dropped_http11_variants_name_the_sanity_probe(dropping_http11: DroppingRun) -> None:
     """The INCONCLUSIVE HTTP/1.1 variants of the dropping server say what failed: the sanity probe
     (or the positive control), so a reader knows the valid EEC was dropped too."""
@@ -242,9 +237,9 @@ def test_legal_challenge_spellings_are_no_violation(pki: Provisioning, tmp_path:
         run = conformance("run", "--target", target, "--req", "EES-TOK-05", "--req", "EES-TOK-04", out=tmp_path / "o")
     assert run.status == 0, run.output
     judged = [(c, rid, v) for c, rid, v in run.judged()]
-    assert len({c for c, _, _ in judged}) == 3, judged
+    refusals = {c for c, rid, _ in judged if rid == "EES-RESP-02"}
+    assert len(refusals) >= 3, judged  # the expired and both wrong-audience cases at least
     assert all(v == "PASS" for _, _, v in judged), judged
-    assert sum(rid == "EES-RESP-02" for _, rid, _ in judged) == 3, judged
 
 
 # 6-7: the bracket of positive controls ------------------------------------------------------------
@@ -269,7 +264,10 @@ def test_accept_everything_server_fails_every_negative_case(pki: Provisioning, t
         assert outcome and all(r["verdict"] == ("FAIL" if r["level"] == "M" else "WARN") for r in outcome), case
     assert not any(c["verdict"] in ("INCONCLUSIVE", "ERROR") for c in run.cases()), run.output
     # A PASS only where nothing was refused: the positive controls, and the declared key set's hygiene.
-    passed = {c["id"].split("::")[-1].split("[")[0] for c in run.cases() if c["verdict"] == "PASS"}
+    measured = {c["id"] for c in run.cases() if all(r["level"] == "I" for r in c["requirements"])}
+    passed = {
+        c["id"].split("::")[-1].split("[")[0] for c in run.cases() if c["verdict"] == "PASS" and c["id"] not in measured
+    }
     controls = {c["id"].split("::")[-1].split("[")[0] for c in run.cases() if c["positive_control"]}
     assert passed <= controls | {"test_published_keys_are_public_and_strong"}, passed
     assert app.requests > len(negatives)
