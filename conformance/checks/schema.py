@@ -38,13 +38,14 @@ from __future__ import annotations
 
 import functools
 import itertools
-import re
 from collections.abc import Mapping
 from importlib import resources
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Final
 
 import yaml
+
+from conformance import gpsi
 
 if TYPE_CHECKING:
     from jsonschema import FormatChecker
@@ -110,7 +111,6 @@ EXAMPLE_EEC_REGISTRATION: Final[dict[str, Any]] = {"eecId": "eec-0001"}
 _MAX_MESSAGE: Final = 200
 _YAML_LOADER: Final = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _EXTRA_FORMATS: Final = ("date-time", "date", "uuid")
-_STRICT_GPSI: Final = re.compile(r"msisdn-[0-9]{5,15}|extid-[^@]+@[^@]+")
 
 
 def validate(instance: object, schema: str, *, max_errors: int = MAX_ERRORS) -> list[str]:
@@ -133,7 +133,7 @@ def gpsi_is_well_formed(value: object) -> bool:
 
     The schema pattern cannot reject anything but ``""`` because of its trailing ``|.+``.
     """
-    return isinstance(value, str) and _STRICT_GPSI.fullmatch(value) is not None
+    return gpsi.is_well_formed(value)
 
 
 def _reference(schema: str) -> str:

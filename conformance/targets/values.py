@@ -22,6 +22,8 @@ from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes
 
+from conformance import gpsi
+
 MAX_FILE_BYTES: Final = 1024 * 1024
 """The most read from any file a run is given: declarations, PEM and JSON files are a few KiB."""
 
@@ -73,7 +75,7 @@ FQDN = matching(
     'write a DNS name such as "ees1.example.test" (TS 29.571 Fqdn)',
 )
 GPSI = matching(
-    r"msisdn-[0-9]{5,15}|extid-[^@]+@[^@]+",
+    gpsi.PATTERN,
     "a GPSI",
     'write "msisdn-" and 5 to 15 digits, or "extid-<id>@<domain>" (TS 29.571 Gpsi)',
 )
