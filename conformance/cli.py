@@ -88,6 +88,8 @@ def pytest_args(args: argparse.Namespace, out: Path) -> list[str]:
     argv += [f"--req={r}" for r in args.req]
     if args.strict:
         argv.append("--conformance-strict")
+    if args.alluredir is not None:
+        argv.append(f"--alluredir={args.alluredir}")
     return argv
 
 
@@ -264,6 +266,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--fault", action="append", default=[], metavar="NAME")
     run.add_argument("--req", action="append", default=[], metavar="ID_PREFIX")
     run.add_argument("--out", type=Path, default=None, metavar="DIR")
+    run.add_argument("--alluredir", type=Path, default=None, metavar="DIR", help="also write allure-results into DIR")
     run.add_argument("--strict", action="store_true")
     run.add_argument(
         "--deadline", type=seconds(*DEADLINE_SECONDS, low_allowed=False), default=1800.0, metavar="SECONDS"

@@ -194,12 +194,45 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         (keep if selected else drop).append(item)
     if RECORD in config.stash:
         config.stash[RECORD].cited_by_suites = cited
+    if config.pluginmanager.hasplugin("allure_pytest"):
+        for item in keep:
+            _allure_labels(item)
     if run is not None and (prefixes or names) and not any(requirement_ids(i) for i in keep):
         wanted = " ".join([*(f"--req {p}" for p in prefixes), *(f"--case {n}" for n in names)])
         raise pytest.UsageError(f"{wanted}: selects no conformance case (see `conformance list`)")
     if drop:
         config.hook.pytest_deselected(items=drop)
         items[:] = keep
+
+
+SPEC_URL = "https://www.3gpp.org/DynaReport/33558.htm"
+
+
+def _allure_labels(item: pytest.Item) -> None:
+    """allure-pytest's own markers: epic, feature, story = specification, clause, requirement."""
+    ids = requirement_ids(item)
+    if not ids:
+        return
+    clause = requirements.lookup(ids[0]).clause
+    item.add_marker(pytest.mark.allure_label("TS 33.558", label_type="epic"))
+    item.add_marker(pytest.mark.allure_label(f"clause {clause}", label_type="feature"))
+    item.add_marker(pytest.mark.allure_label(*ids, label_type="story"))
+    item.add_marker(pytest.mark.allure_link(SPEC_URL, name=f"TS 33.558 clause {clause}", link_type="link"))
+
+
+def _attach_evidence(request: pytest.FixtureRequest, evidence: EvidenceLog) -> None:
+    """With ``--alluredir``: the case's evidence and the tokens it saw, as Allure attachments."""
+    if not request.config.pluginmanager.hasplugin("allure_pytest"):
+        return
+    import json
+
+    import allure
+
+    records = evidence.to_list()
+    allure.attach(json.dumps(records, indent=1), "evidence", allure.attachment_type.JSON)
+    tokens = [r for r in records if r["kind"] == "TokenFacts"]
+    if tokens:
+        allure.attach(json.dumps(tokens, indent=1), "decoded tokens", allure.attachment_type.JSON)
 
 
 def _validate_markers(item: pytest.Item, ids: list[str]) -> None:
@@ -288,8 +321,11 @@ def _bracketed(request: pytest.FixtureRequest, evidence: EvidenceLog, transport:
     evidence.add(Note("sanity probe", probe.message))
     yield target
     case = request.node.stash.get(CASE, None)
-    if not is_control and case is not None and case.judged_the_target():
-        _control_after(target)
+    try:
+        if not is_control and case is not None and case.judged_the_target():
+            _control_after(target)
+    finally:
+        _attach_evidence(request, evidence)
 
 
 def _control_after(target: TargetUnderTest) -> None:
