@@ -142,7 +142,9 @@ def test_every_run_draws_a_report_from_a_record_valid_under_its_schema(clean_run
 def test_allure_results_carry_the_spec_clause_and_requirement(tmp_path: Path) -> None:
     """allure-pytest labels every case epic = TS 33.558, feature = clause, story = requirement ID, with the evidence."""
     allure_dir = tmp_path / "allure"
-    run = conformance("run", "--target", "reference", "--req", "EES-TOK-05", "--alluredir", allure_dir, out=tmp_path / "o")
+    run = conformance(
+        "run", "--target", "reference", "--req", "EES-TOK-05", "--alluredir", allure_dir, out=tmp_path / "o"
+    )
     assert run.status == 0, run.output
     results = [json.loads(p.read_text("utf-8")) for p in allure_dir.glob("*-result.json")]
     assert results
@@ -151,5 +153,5 @@ def test_allure_results_carry_the_spec_clause_and_requirement(tmp_path: Path) ->
         assert {("epic", "TS 33.558"), ("story", "EES-TOK-05")} <= labels
         assert any(name == "feature" and value.startswith("clause 6.") for name, value in labels)
         assert result["links"][0]["url"].startswith("https://www.3gpp.org/")
-    attachments = [p for p in allure_dir.glob("*-attachment.json")]
+    attachments = list(allure_dir.glob("*-attachment.json"))
     assert attachments and any('"kind": "HttpExchange"' in p.read_text("utf-8") for p in attachments)
