@@ -567,24 +567,18 @@ class EesUnderTest(TargetUnderTest):
             if name == "access_token":
                 self.evidence.add(token_facts("access token sent by the EEC (query parameter access_token)", value))
         sender = eec or self.eec(role)
-        if body is not None:
+        payload: dict[str, Any] = {"content": body}
+        if body is None:
+            payload = {"json": edge_apis.request_body(self.config, self.identity(role), gpsi=gpsi, **members)}
+        else:
             sent_headers.setdefault("Content-Type", "application/json")
-            return sender.send(
-                "POST",
-                edge_apis.EEC_REGISTRATION_PATH,
-                content=body,
-                headers=sent_headers,
-                params=params,
-                label=label or "EEC registration (EDGE-1), raw body",
-            )
-        document = edge_apis.request_body(self.config, self.identity(role), gpsi=gpsi, **members)
         return sender.send(
             "POST",
             edge_apis.EEC_REGISTRATION_PATH,
-            json=document,
             headers=sent_headers,
             params=params,
-            label=label or "EEC registration (EDGE-1)",
+            label=label or f"EEC registration (EDGE-1){', raw body' if body is not None else ''}",
+            **payload,
         )
 
 

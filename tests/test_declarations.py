@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from run_cli import conformance
+from run_cli import Finished, conformance
 
 from conformance.reference.deployment import ReferenceDeployment
 
@@ -37,29 +37,27 @@ def test_declared_deviation_turns_the_failure_into_visible_na(
     assert all("declared deviation (aud check ships in release 2.1)" in m for m in messages)
 
 
-def test_a_deviation_on_the_shape_never_hides_a_failed_outcome(tmp_path: Path) -> None:
-    """Issue: with a deviation on EES-RESP-01 (S) an EES refusing every valid token exited 0."""
-    deployment = ReferenceDeployment.start(tmp_path / "reference", faults=["ees.ignores-aud"])
+def run_token_ees_with_deviation(tmp_path: Path, faults: list[str], requirement: str, reason: str) -> Finished:
+    """The reference token EES (with ``faults``) declaring a deviation, run on its EES-TOK-05 cases."""
+    deployment = ReferenceDeployment.start(tmp_path / "reference", faults=faults)
     try:
         ees_token = next(p for p in deployment.target_files if p.name == "reference-ees-token.toml")
         with ees_token.open("a", encoding="utf-8") as toml:
-            toml.write('\n[[deviation]]\nrequirement = "EES-RESP-02"\nreason = "we answer 400"\n')
-        run = conformance("run", "--target", ees_token, "--req", "EES-TOK-05", out=tmp_path / "out")
+            toml.write(f'\n[[deviation]]\nrequirement = "{requirement}"\nreason = "{reason}"\n')
+        return conformance("run", "--target", ees_token, "--req", "EES-TOK-05", out=tmp_path / "out")
     finally:
         deployment.stop()
+
+
+def test_a_deviation_on_the_shape_never_hides_a_failed_outcome(tmp_path: Path) -> None:
+    """Issue: with a deviation on EES-RESP-01 (S) an EES refusing every valid token exited 0."""
+    run = run_token_ees_with_deviation(tmp_path, ["ees.ignores-aud"], "EES-RESP-02", "we answer 400")
     assert run.status == 1, run.output
     assert "EES-TOK-05" in run.requirements_with("FAIL")
 
 
 def test_a_deviation_the_target_no_longer_needs_is_reported_stale(tmp_path: Path) -> None:
-    deployment = ReferenceDeployment.start(tmp_path / "reference")
-    try:
-        ees_token = next(p for p in deployment.target_files if p.name == "reference-ees-token.toml")
-        with ees_token.open("a", encoding="utf-8") as toml:
-            toml.write('\n[[deviation]]\nrequirement = "EES-TOK-05"\nreason = "aud check ships in 2.1"\n')
-        run = conformance("run", "--target", ees_token, "--req", "EES-TOK-05", out=tmp_path / "out")
-    finally:
-        deployment.stop()
+    run = run_token_ees_with_deviation(tmp_path, [], "EES-TOK-05", "aud check ships in 2.1")
     assert run.status == 0, run.output
     (target,) = run.results()["targets"]
     assert target["deviations"] == [{"requirement": "EES-TOK-05", "reason": "aud check ships in 2.1", "stale": True}]
