@@ -267,7 +267,9 @@ def summary_lines(record: RunRecord) -> list[str]:
             if r.verdict is None or (r.verdict in (Verdict.PASS, Verdict.NA) and not r.stale):
                 continue
             verdict = "PASS (stale deviation)" if r.stale else r.verdict.value
-            groups.setdefault((verdict, r.id, _reason(r.message) or _stale(r)), []).append(case)
+            whole = r.verdict in (Verdict.ERROR, Verdict.INCONCLUSIVE)  # a harness or setup problem: all of it
+            reason = _reason(r.message, limit=None if whole else 200) or _stale(r)
+            groups.setdefault((verdict, r.id, reason), []).append(case)
     order = ["FAIL", "ERROR", "INCONCLUSIVE", "WARN", "PASS (stale deviation)"]
     for (verdict, rid, reason), cases in sorted(groups.items(), key=lambda g: (order.index(g[0][0]), g[0][1])):
         names = ", ".join(_short(c.id) for c in cases[:2]) + (f" and {len(cases) - 2} more" if len(cases) > 2 else "")
@@ -290,7 +292,7 @@ def summary_lines(record: RunRecord) -> list[str]:
     return rows
 
 
-def _reason(message: str) -> str:
+def _reason(message: str, limit: int | None = 200) -> str:
     """The one-line reason of a message: its title (the line after the requirement's text), or its first line."""
     lines = [line.strip() for line in message.splitlines() if line.strip()]
     if lines and len(lines) > 1 and lines[0].split(" ", 1)[0] in requirements.catalogue():
@@ -300,7 +302,7 @@ def _reason(message: str) -> str:
     title = lines[0].split("(recorded): ", 1)[-1]
     actual = next((line.removeprefix("actual:").strip() for line in lines if line.startswith("actual:")), "")
     reason = f"{title} (got: {actual})" if actual else title
-    return reason if len(reason) <= 200 else reason[:197] + "..."
+    return reason if limit is None or len(reason) <= limit else reason[: limit - 3] + "..."
 
 
 def _stale(r: RequirementVerdict) -> str:
