@@ -444,7 +444,8 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
         terminalreporter.write_line("!! the run was interrupted: the results cover only the cases that ran", red=True)
     for line in summary_lines(record):
         terminalreporter.write_line(line)
-    written = list(config.stash.get(WRITTEN, []))
+    stored: list[Path] = config.stash.get(WRITTEN, [])
+    written = list(stored)
     junit = config.option.xmlpath
     if junit:
         written.append(Path(junit))

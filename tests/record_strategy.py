@@ -13,6 +13,7 @@ PEM private keys, credentials, control characters, lone surrogates).
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from typing import Any
 
 from hypothesis import strategies as st
@@ -136,7 +137,7 @@ class _Builder:
             branches.append(self.members(props, required | then_required | {name}, extra))
         for name, values in consts.items():
             props = {**properties, name: {"type": "string", "minLength": 1}}
-            other = self.members(props, required | {name}, extra).filter(lambda o, n=name, v=values: o[n] not in v)
+            other = self.members(props, required | {name}, extra).filter(_member_not_in(name, values))
             branches.append(other)
         return st.one_of(branches)
 
@@ -161,3 +162,8 @@ def records(max_items: int = 3) -> st.SearchStrategy[dict[str, Any]]:
     root = schema()
     strategy: st.SearchStrategy[dict[str, Any]] = _Builder(root, max_items).strategy(root)
     return strategy
+
+
+def _member_not_in(name: str, values: list[Any]) -> Callable[[Any], bool]:
+    """A filter: the object's ``name`` member is none of ``values``."""
+    return lambda obj: obj[name] not in values

@@ -138,7 +138,7 @@ def test_the_lock_is_held_while_the_run_runs(tmp_path: Path, monkeypatch: pytest
             os.close(handle)
         return 0
 
-    monkeypatch.setattr(cli.pytest, "main", main)
+    monkeypatch.setattr("conformance.cli.pytest.main", main)
     assert cli.main(["run", "--target", "reference", "--out", str(tmp_path / "out")]) == 0
     assert held == [True]
 
@@ -191,7 +191,7 @@ def test_read_only_folder_fails_the_write_probe(tmp_path: Path, monkeypatch: pyt
     def refuse(**kwargs: object) -> tuple[int, str]:
         raise PermissionError(13, "Permission denied")
 
-    monkeypatch.setattr(cli.tempfile, "mkstemp", refuse)
+    monkeypatch.setattr("conformance.cli.tempfile.mkstemp", refuse)
     with pytest.raises(ConfigError, match=r"--out: is not writable \(Permission denied\)"):
         cli.empty_folder(tmp_path / "out")
 

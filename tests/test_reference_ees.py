@@ -13,7 +13,7 @@ import uuid
 import warnings
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 import httpx
 import pytest
@@ -23,6 +23,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 from joserfc import jwt
 from joserfc.jwk import ECKey, KeySet, RSAKey
+from starlette.applications import Starlette
 from starlette.exceptions import StarletteDeprecationWarning
 
 from conformance.reference.ecs import EcsSettings, KnownEes, build_ecs_app, new_signing_key, public_jwks
@@ -357,7 +358,7 @@ def test_local_policy_serves_authorized_and_refuses_others(ca: trustme.CA) -> No
 
 def test_local_mode_needs_no_trusted_issuer() -> None:
     app = build_ees_app(EesSettings(fqdn=EES_FQDN, registry=REGISTRY, authorization="local"))
-    assert app.state.settings.authorization == "local"
+    assert cast(Starlette, app).state.settings.authorization == "local"
 
 
 @pytest.mark.parametrize(

@@ -22,7 +22,7 @@ def results(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def result_of(directory: Path, name_part: str) -> dict[str, Any]:
-    found = []
+    found: list[dict[str, Any]] = []
     for path in directory.glob("*-result.json"):
         data = json.loads(path.read_text("utf-8"))
         if name_part in data["fullName"]:

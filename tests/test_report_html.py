@@ -169,13 +169,13 @@ def test_every_catalogue_requirement_is_listed_by_clause_with_its_tests(page: st
     assert section.index('id="clause-6.2"') < section.index('id="clause-6.3"')
     assert "25 requirements:" in section
     # the FAILed requirement links to its case, with the verdict that case gave it
-    row = section[section.index('id="req-EES-TOK-05"') :]
-    row = row[: row.index("</tr>")]
-    assert row.count('class="badge v-fail"') == 2 and row.count('class="badge v-pass"') == 1
-    assert 'href="#case-' in row
+    html_row = section[section.index('id="req-EES-TOK-05"') :]
+    html_row = html_row[: html_row.index("</tr>")]
+    assert html_row.count('class="badge v-fail"') == 2 and html_row.count('class="badge v-pass"') == 1
+    assert 'href="#case-' in html_row
     # a requirement no test covers is flagged as such
-    row = section[section.index('id="req-ECS-TOK-01"') :]
-    assert '<span class="badge v-not-covered">not covered</span>' in row[: row.index("</tr>")]
+    html_row = section[section.index('id="req-ECS-TOK-01"') :]
+    assert '<span class="badge v-not-covered">not covered</span>' in html_row[: html_row.index("</tr>")]
 
 
 def test_a_catalogue_requirement_missing_from_the_record_is_flagged() -> None:

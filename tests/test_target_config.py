@@ -214,13 +214,18 @@ def test_material_directory_need_not_exist_for_pki_export(write: Write) -> None:
     assert not (path.parent / "state").exists()
 
 
+def _material_without_ca_key(pki: Path) -> None:
+    HarnessMaterial.create().save(pki)
+    (pki / "ca.key").unlink()
+
+
 @pytest.mark.parametrize(
     ("prepare", "problem", "fix"),
     [
         (lambda pki: None, "'state/pki' does not exist (", "run `conformance pki export "),
         (lambda pki: pki.mkdir(parents=True), "'state/pki' holds no harness material (", "run `conformance pki export"),
         (
-            lambda pki: [HarnessMaterial.create().save(pki), (pki / "ca.key").unlink()],
+            _material_without_ca_key,
             "'state/pki' lacks ca.key (",
             "restore them, or move the folder away, run `conformance pki export",
         ),
