@@ -130,7 +130,8 @@ class _Builder:
         consts: dict[str, list[Any]] = {}
         for rule in rules:
             (name, cond), *rest = rule["if"]["properties"].items()
-            assert not rest and set(cond) == {"const"}, rule["if"]
+            assert not rest, rule["if"]
+            assert set(cond) == {"const"}, rule["if"]
             consts.setdefault(name, []).append(cond["const"])
             then_props, then_required, _ = self.merged(rule["then"])
             props = {**properties, **then_props, name: {"const": cond["const"]}}

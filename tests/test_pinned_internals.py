@@ -15,7 +15,7 @@ import ssl
 import sys
 import threading
 import types
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import httpcore
@@ -380,10 +380,10 @@ def test_httpcore_server_disconnected_wording(ca: trustme.CA) -> None:
 
 
 @pytest.fixture(scope="module")
-def ec_key() -> Iterator[Any]:
+def ec_key() -> Any:
     from joserfc.jwk import ECKey
 
-    yield ECKey.generate_key("P-256")
+    return ECKey.generate_key("P-256")
 
 
 def test_joserfc_jws_registry_instance(ec_key: Any) -> None:

@@ -136,12 +136,14 @@ def assert_refused(response: httpx.Response, status: int, cause: str, challenge:
     """A ProblemDetails refusal; ``challenge``: the exact WWW-Authenticate, or a prefix ending in '*'."""
     assert response.status_code == status, response.text
     assert response.headers["content-type"] == "application/problem+json"
-    assert response.json()["status"] == status and response.json()["cause"] == cause
+    assert response.json()["status"] == status
+    assert response.json()["cause"] == cause
     header = response.headers.get("www-authenticate")
     if challenge is None:
         assert header is None
     elif challenge.endswith("*"):
-        assert header is not None and header.startswith(challenge[:-1]), header
+        assert header is not None, header
+        assert header.startswith(challenge[:-1]), header
     else:
         assert header == challenge
 
@@ -303,7 +305,8 @@ def test_invalid_token_is_401_invalid_token(ees: Ees, make: Any, reason: str) ->
     """EES-TOK-03..09, 11: every invalid token is 401 error="invalid_token" for its own reason."""
     response = ees.register(make())
     invalid_token(response)
-    assert reason in response.headers["www-authenticate"] and reason in response.json()["detail"]
+    assert reason in response.headers["www-authenticate"]
+    assert reason in response.json()["detail"]
 
 
 def test_insufficient_scope_is_403(ees: Ees) -> None:
