@@ -66,19 +66,23 @@ def test_typo_in_target_file_names_file_and_key(tmp_path: Path) -> None:
     run = conformance("run", "--target", path, out=tmp_path / "out")
     assert run.status == 2
     assert f"{path}: target.base_ulr: unknown key" in run.output
-    assert "base_url" in run.output and "Traceback" not in run.output
+    assert "base_url" in run.output
+    assert "Traceback" not in run.output
 
 
 def test_missing_target_file_is_exit_2(tmp_path: Path) -> None:
     run = conformance("run", "--target", tmp_path / "nope.toml")
-    assert run.status == 2 and "nope.toml" in run.output and "Traceback" not in run.output
+    assert run.status == 2
+    assert "nope.toml" in run.output
+    assert "Traceback" not in run.output
 
 
 def test_target_that_is_down_is_inconclusive_with_one_message(tmp_path: Path) -> None:
     run = conformance("run", "--target", _target_file(tmp_path, _free_port()), out=tmp_path / "out", limit=60)
     assert run.status == 2, run.output
     assert set(run.verdicts().values()) <= {"INCONCLUSIVE", "N/A"}
-    assert run.output.count("unreachable") >= 1 and "connection-refused" in run.output
+    assert run.output.count("unreachable") >= 1
+    assert "connection-refused" in run.output
     assert "Traceback" not in run.output
 
 

@@ -14,7 +14,7 @@ import select
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -38,7 +38,8 @@ def one_line(run: Finished) -> str:
     assert run.status == 2, run.output
     lines = run.output.strip().splitlines()
     assert len(lines) == 1, run.output
-    assert "Traceback" not in run.output and "INTERNALERROR" not in run.output
+    assert "Traceback" not in run.output
+    assert "INTERNALERROR" not in run.output
     return lines[0]
 
 
@@ -85,7 +86,8 @@ def test_concurrent_reference_runs_write_separate_folders(tmp_path: Path) -> Non
     folders = sorted((tmp_path / "reports" / "reference").iterdir())
     assert len(folders) == 2
     for folder in folders:
-        assert (folder / "results.json").is_file() and (folder / "junit.xml").is_file()
+        assert (folder / "results.json").is_file()
+        assert (folder / "junit.xml").is_file()
     ca_pems = {(f / "reference-target" / "harness-material" / "ca.pem").read_bytes() for f in folders}
     assert len(ca_pems) == 2  # each run started its own reference PKI, and kept it
 
@@ -138,7 +140,7 @@ def test_the_lock_is_held_while_the_run_runs(tmp_path: Path, monkeypatch: pytest
             os.close(handle)
         return 0
 
-    monkeypatch.setattr(cli.pytest, "main", main)
+    monkeypatch.setattr("conformance.cli.pytest.main", main)
     assert cli.main(["run", "--target", "reference", "--out", str(tmp_path / "out")]) == 0
     assert held == [True]
 
@@ -146,7 +148,8 @@ def test_the_lock_is_held_while_the_run_runs(tmp_path: Path, monkeypatch: pytest
 def test_a_run_that_never_started_leaves_no_folder(tmp_path: Path) -> None:
     argv = [sys.executable, "-m", "conformance", "run", "--target", "missing.toml"]
     done = subprocess.run(argv, cwd=tmp_path, capture_output=True, text=True, timeout=30, check=False)
-    assert done.returncode == 2 and "missing.toml: (file): does not exist" in done.stderr
+    assert done.returncode == 2
+    assert "missing.toml: (file): does not exist" in done.stderr
     assert list((tmp_path / "reports").iterdir()) == []
 
 
@@ -191,7 +194,7 @@ def test_read_only_folder_fails_the_write_probe(tmp_path: Path, monkeypatch: pyt
     def refuse(**kwargs: object) -> tuple[int, str]:
         raise PermissionError(13, "Permission denied")
 
-    monkeypatch.setattr(run_folders.tempfile, "mkstemp", refuse)
+    monkeypatch.setattr("conformance.run_folders.tempfile.mkstemp", refuse)
     with pytest.raises(ConfigError, match=r"--out: is not writable \(Permission denied\)"):
         run_folders.empty_folder(tmp_path / "out")
 
@@ -246,10 +249,10 @@ def test_option_values_at_the_limits_are_accepted(option: str, value: str) -> No
 
 
 @pytest.fixture
-def fifo(tmp_path: Path) -> Iterator[Path]:
+def fifo(tmp_path: Path) -> Path:
     path = tmp_path / "target.toml"
     os.mkfifo(path)
-    yield path
+    return path
 
 
 @pytest.mark.parametrize("kind", ["fifo", "device"])
@@ -285,7 +288,8 @@ def test_encrypted_key_without_a_terminal_is_one_line(tmp_path: Path) -> None:
     )
     assert done.returncode == 2, done.stdout + done.stderr
     assert ENCRYPTED_LINE.format(path=path) in done.stderr
-    assert PROMPT not in done.stdout + done.stderr and "Errno 22" not in done.stdout + done.stderr
+    assert PROMPT not in done.stdout + done.stderr
+    assert "Errno 22" not in done.stdout + done.stderr
 
 
 def test_encrypted_key_on_a_terminal_never_prompts(tmp_path: Path) -> None:

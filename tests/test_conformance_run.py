@@ -30,9 +30,11 @@ def test_reference_run_passes_every_applicable_test(clean_run: Finished) -> None
 
 def test_reference_run_writes_results_and_junit(clean_run: Finished) -> None:
     results = clean_run.results()
-    assert results["schema_version"] == 1 and results["run"]["state"] == "complete"
+    assert results["schema_version"] == 1
+    assert results["run"]["state"] == "complete"
     assert results["exit_status"] == 0
-    assert results["counts"]["tls_connections"] > 0 and results["counts"]["http_requests"] > 0
+    assert results["counts"]["tls_connections"] > 0
+    assert results["counts"]["http_requests"] > 0
     assert {t["role"] for t in results["targets"]} == {"ecs", "ees"}
     exchange = next(e for e in results["cases"][0]["evidence"] if e["kind"] == "HttpExchange")
     assert exchange["tls"]["outcome"] in ("established", "refused-with-alert", "closed-without-alert")
@@ -44,7 +46,8 @@ def test_reference_run_writes_results_and_junit(clean_run: Finished) -> None:
 
 def test_na_is_visible_with_its_reason(clean_run: Finished) -> None:
     na = [c for c in clean_run.cases() if c["verdict"] == "N/A"]
-    assert na and all("declares" in c["message"] for c in na)
+    assert na
+    assert all("declares" in c["message"] for c in na)
 
 
 def test_tokens_are_redacted_in_results(clean_run: Finished) -> None:
@@ -66,18 +69,21 @@ def test_best_practice_violation_warns_unless_strict(tmp_path: Path) -> None:
     assert run.requirements_with("WARN") == {"ECS-RESP-01"}
     assert run.requirements_with("FAIL") == set()
     warned = [r for c in run.cases() for r in c["requirements"] if r["verdict"] == "WARN"]
-    assert warned and all("S-level requirement not met" in r["message"] for r in warned)
+    assert warned
+    assert all("S-level requirement not met" in r["message"] for r in warned)
     strict = conformance(
         "run", "--target", "reference", "--fault", "ecs.plain-error-bodies", "--strict", out=tmp_path / "strict"
     )
-    assert strict.status == 1 and strict.requirements_with("FAIL") == {"ECS-RESP-01"}
+    assert strict.status == 1
+    assert strict.requirements_with("FAIL") == {"ECS-RESP-01"}
 
 
 def test_req_selects_by_prefix(tmp_path: Path) -> None:
     run = conformance("run", "--target", "reference", "--req", "EES-TOK-0", out=tmp_path)
     assert run.status == 0, run.output
     cited = {rid for c in run.cases() for rid in [r["id"] for r in c["requirements"]][:1]}
-    assert cited and all(r.startswith("EES-TOK-0") for r in cited)
+    assert cited
+    assert all(r.startswith("EES-TOK-0") for r in cited)
 
 
 def test_list_needs_no_target() -> None:
@@ -93,13 +99,15 @@ def test_list_needs_no_target() -> None:
 def test_unknown_fault_is_a_setup_error() -> None:
     run = conformance("run", "--target", "reference", "--fault", "ecs.no-such-fault")
     assert run.status == 2
-    assert "ecs.no-such-fault" in run.output and "Traceback" not in run.output
+    assert "ecs.no-such-fault" in run.output
+    assert "Traceback" not in run.output
 
 
 def test_a_selection_that_matches_nothing_says_so(tmp_path: Path) -> None:
     run = conformance("run", "--target", "reference", "--req", "EES-NOPE", out=tmp_path)
     assert run.status == 2
-    assert "--req EES-NOPE: selects no conformance case" in run.output and "Traceback" not in run.output
+    assert "--req EES-NOPE: selects no conformance case" in run.output
+    assert "Traceback" not in run.output
 
 
 def test_every_run_says_what_it_did_not_test(clean_run: Finished) -> None:
@@ -120,7 +128,8 @@ def test_report_diff_gates_a_regression_between_two_real_runs(clean_run: Finishe
     """Issue: `conformance report diff` on a clean run and a run with a fault exits 1 naming what regressed."""
     faulty = conformance("run", "--target", "reference", "--fault", "ees.ignores-aud", out=tmp_path / "faulty")
     assert faulty.status == 1, faulty.output
-    assert clean_run.out is not None and faulty.out is not None
+    assert clean_run.out is not None
+    assert faulty.out is not None
     diff = conformance("report", "diff", clean_run.out / "results.json", faulty.out / "results.json")
     assert diff.status == 1, diff.output
     assert "EES-TOK-05" in diff.output
@@ -134,7 +143,9 @@ def test_every_run_draws_a_report_from_a_record_valid_under_its_schema(clean_run
     assert clean_run.out is not None
     assert problems(clean_run.results()) == []
     page = (clean_run.out / "report.html").read_text("utf-8")
-    assert "<html" in page and "EES-TOK-05" in page and "PRIVATE KEY" not in page
+    assert "<html" in page
+    assert "EES-TOK-05" in page
+    assert "PRIVATE KEY" not in page
     for name in ("results.json", "report.html", "junit.xml"):
         assert f"wrote {(clean_run.out / name).resolve()}" in clean_run.output
 
@@ -154,4 +165,5 @@ def test_allure_results_carry_the_spec_clause_and_requirement(tmp_path: Path) ->
         assert any(name == "feature" and value.startswith("clause 6.") for name, value in labels)
         assert result["links"][0]["url"].startswith("https://www.3gpp.org/")
     attachments = list(allure_dir.glob("*-attachment.json"))
-    assert attachments and any('"kind": "HttpExchange"' in p.read_text("utf-8") for p in attachments)
+    assert attachments
+    assert any('"kind": "HttpExchange"' in p.read_text("utf-8") for p in attachments)

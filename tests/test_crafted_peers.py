@@ -112,7 +112,8 @@ def test_h2_only_ees_with_client_certificate_check_passes_tls(pki: Provisioning,
         run = conformance("run", "--target", target, "--req", "EES-TLS", out=tmp_path / "out")
     assert run.status == 0, run.output
     tls_cases = verdicts_of(run, "EES-TLS")
-    assert len(tls_cases) == 5 and all("http2" in c for c in tls_cases), tls_cases
+    assert len(tls_cases) == 5, tls_cases
+    assert all("http2" in c for c in tls_cases), tls_cases
     assert all(v == "PASS" for pairs in tls_cases.values() for rid, v in pairs if rid in TLS_CASES), tls_cases
 
 
@@ -125,7 +126,8 @@ def test_h2_only_ees_without_client_certificate_check_fails_tls(pki: Provisionin
         run = conformance("run", "--target", target, "--req", "EES-TLS", out=tmp_path / "out")
     assert run.status == 1, run.output
     outcomes = [(rid, v) for pairs in verdicts_of(run, "EES-TLS").values() for rid, v in pairs if rid in TLS_CASES]
-    assert len(outcomes) == 5 and all(v == "FAIL" for _, v in outcomes), outcomes
+    assert len(outcomes) == 5, outcomes
+    assert all(v == "FAIL" for _, v in outcomes), outcomes
     assert {rid for rid, _ in outcomes} == set(TLS_CASES)
 
 
@@ -165,11 +167,13 @@ def test_server_dropping_http11_and_checking_nothing_over_h2(dropping_http11: Dr
     run = dropping_http11.run
     assert run.status == 1, run.output
     h2, http11 = tls_cases_by_transport(run)
-    assert len(h2) == 5 and len(http11) == 5, (sorted(h2), sorted(http11))
+    assert len(h2) == 5, (sorted(h2), sorted(http11))
+    assert len(http11) == 5, (sorted(h2), sorted(http11))
     assert not any(r["verdict"] == "PASS" for c in [*h2.values(), *http11.values()] for r in c["requirements"])
     assert all(c["verdict"] == "FAIL" for c in h2.values()), {i: c["verdict"] for i, c in h2.items()}
     assert all(c["verdict"] == "INCONCLUSIVE" for c in http11.values()), {i: c["verdict"] for i, c in http11.items()}
-    assert dropping_http11.dropped >= 1 and dropping_http11.served >= 1
+    assert dropping_http11.dropped >= 1
+    assert dropping_http11.served >= 1
 
 
 def test_dropped_http11_variants_name_the_sanity_probe(dropping_http11: DroppingRun) -> None:
@@ -192,7 +196,8 @@ def test_h2_declared_server_checking_nothing_over_h2_fails_tls(pki: Provisioning
         server.close()
     assert run.status == 1, run.output
     h2, http11 = tls_cases_by_transport(run)
-    assert len(h2) == 5 and not http11
+    assert len(h2) == 5
+    assert not http11
     assert all(c["verdict"] == "FAIL" for c in h2.values()), {i: c["verdict"] for i, c in h2.items()}
     assert server.dropped == 0
 
@@ -261,7 +266,8 @@ def test_accept_everything_server_fails_every_negative_case(pki: Provisioning, t
     for case in negatives:
         assert case["verdict"] in ("FAIL", "WARN"), (case["id"], case["verdict"], case_messages(case))
         outcome = [r for r in case["requirements"] if r["verdict"] and r["id"] not in SHAPE_OWNERS]
-        assert outcome and all(r["verdict"] == ("FAIL" if r["level"] == "M" else "WARN") for r in outcome), case
+        assert outcome, case
+        assert all(r["verdict"] == ("FAIL" if r["level"] == "M" else "WARN") for r in outcome), case
     assert not any(c["verdict"] in ("INCONCLUSIVE", "ERROR") for c in run.cases()), run.output
     # A PASS only where nothing was refused: the positive controls, and the declared key set's hygiene.
     measured = {c["id"] for c in run.cases() if all(r["level"] == "I" for r in c["requirements"])}
@@ -286,7 +292,9 @@ def test_server_locking_out_mid_run_never_earns_a_pass(pki: Provisioning, tmp_pa
     assert not any(r["verdict"] == "PASS" for c in negatives for r in c["requirements"]), run.output
     served_early = [c for c in negatives if c["verdict"] == "FAIL"]
     locked_out = [c for c in negatives if c["verdict"] == "INCONCLUSIVE"]
-    assert served_early and locked_out and len(served_early) + len(locked_out) == len(negatives), run.output
+    assert served_early, run.output
+    assert locked_out, run.output
+    assert len(served_early) + len(locked_out) == len(negatives), run.output
     verdicts = [c["verdict"] for c in negatives]
     assert verdicts == sorted(verdicts, key=("FAIL", "INCONCLUSIVE").index), verdicts  # served, then locked out
     for case in locked_out:
@@ -315,7 +323,8 @@ def test_server_certificate_only_ecs_makes_mutual_tls_cases_na_before_any_probe(
         assert "declares client_auth = 'server-certificate'" in case_messages(case), case_messages(case)
         assert "mutual certificate authentication" in case_messages(case)
     results = run.results()
-    assert results["sanity_probes"] == [] and app.requests == 0, results["sanity_probes"]
+    assert results["sanity_probes"] == [], results["sanity_probes"]
+    assert app.requests == 0, results["sanity_probes"]
 
 
 def test_declaration_without_unauthorized_or_second_eec(tmp_path: Path) -> None:
@@ -343,10 +352,12 @@ def test_declaration_without_unauthorized_or_second_eec(tmp_path: Path) -> None:
     missing = {"ECS-AUTHZ-01": 1, "EES-POL-02": 2}  # EES-POL-02: no token / a valid token, on the local EES
     for rid, count in missing.items():
         judged = [r for r in by_requirement[rid] if r["verdict"] != "N/A"]
-        assert len(judged) == count and all(r["verdict"] == "INCONCLUSIVE" for r in judged), (rid, judged)
+        assert len(judged) == count, (rid, judged)
+        assert all(r["verdict"] == "INCONCLUSIVE" for r in judged), (rid, judged)
         assert all('declare an [[eec]] with role = "unauthorized"' in r["message"] for r in judged), judged
     for rid in ("ECS-GPSI-01", "EES-GPSI-01"):
-        assert by_requirement[rid] and all(r["verdict"] == "PASS" for r in by_requirement[rid]), by_requirement[rid]
+        assert by_requirement[rid], by_requirement[rid]
+        assert all(r["verdict"] == "PASS" for r in by_requirement[rid]), by_requirement[rid]
     gpsi_cases = [c for c in run.cases() if any(r["id"].endswith("GPSI-01") for r in c["requirements"])]
     assert len(gpsi_cases) == 3
     for case in gpsi_cases:

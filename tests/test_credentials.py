@@ -75,7 +75,8 @@ def test_vendor_key_with_passphrase_loads(material: HarnessMaterial, tmp_path: P
     cert, key = _encrypted_identity(material, tmp_path)
     vendor = EecIdentity("authorized", "eec-0001", "msisdn-491700000001", cert=cert, key=key, key_passphrase=b"s3cret")
     credential = CredentialFactory(material, vendor_certs=True).for_eec(vendor)
-    assert isinstance(credential, FileCredential) and "s3cret" not in repr(credential)
+    assert isinstance(credential, FileCredential)
+    assert "s3cret" not in repr(credential)
     credential.configure_cert(ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT))
 
 

@@ -15,7 +15,8 @@ def test_a_blocked_read_ends_at_the_deadline() -> None:
         started = time.monotonic()
         assert ours.recv(1) == b""  # woken by the shutdown, not by a timeout
         assert 0.15 < time.monotonic() - started < 1.0
-        assert deadline.expired and deadline.passed
+        assert deadline.expired
+        assert deadline.passed
 
 
 def test_close_disarms_it() -> None:
@@ -26,7 +27,8 @@ def test_close_disarms_it() -> None:
         time.sleep(0.2)
         theirs.sendall(b"x")
         assert ours.recv(1) == b"x"  # the connection was left alone
-        assert not deadline.expired and deadline.passed
+        assert not deadline.expired
+        assert deadline.passed
 
 
 def test_only_the_first_socket_is_watched_and_it_may_be_closed_meanwhile() -> None:

@@ -32,7 +32,8 @@ def test_declared_deviation_turns_the_failure_into_visible_na(
     run = conformance("run", "--target", ees_token, "--req", "EES-TOK-05", out=tmp_path / "out")
     assert run.status == 0, run.output
     judged = [(rid, v) for _, rid, v in run.judged()]
-    assert ("EES-TOK-05", "N/A") in judged and all(v == "N/A" for rid, v in judged if rid == "EES-TOK-05")
+    assert ("EES-TOK-05", "N/A") in judged
+    assert all(v == "N/A" for rid, v in judged if rid == "EES-TOK-05")
     messages = [r["message"] for c in run.cases() for r in c["requirements"] if r["id"] == "EES-TOK-05"]
     assert all("declared deviation (aud check ships in release 2.1)" in m for m in messages)
 
@@ -61,7 +62,8 @@ def test_a_deviation_the_target_no_longer_needs_is_reported_stale(tmp_path: Path
     assert run.status == 0, run.output
     (target,) = run.results()["targets"]
     assert target["deviations"] == [{"requirement": "EES-TOK-05", "reason": "aud check ships in 2.1", "stale": True}]
-    assert "PASS (stale deviation) EES-TOK-05" in run.output and "remove the deviation" in run.output
+    assert "PASS (stale deviation) EES-TOK-05" in run.output
+    assert "remove the deviation" in run.output
 
 
 def test_reference_target_files_work_as_external_targets(faulty_reference: ReferenceDeployment, tmp_path: Path) -> None:
@@ -160,4 +162,5 @@ def test_a_token_of_another_form_than_declared_is_the_declarations_error(tmp_pat
         deployment.stop()
     assert run.status == 2, run.output
     assert set(run.verdicts().values()) == {"ERROR"}
-    assert "ecs.token_delivery.member" in run.output and "not a token string" in run.output
+    assert "ecs.token_delivery.member" in run.output
+    assert "not a token string" in run.output

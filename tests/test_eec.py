@@ -110,14 +110,18 @@ def test_good_client_cert_is_established_and_recorded(
     assert exchange.label == "authorized / provisioning"
     assert exchange.url == f"{mtls.url}/eecs-serviceprovisioning/v1/request"
     assert json.loads(exchange.request_body) == {"eecId": "eec-1"}
-    assert exchange.tls.version == "TLSv1.3" and exchange.tls.cipher
-    assert exchange.tls.address == f"127.0.0.1:{mtls.port}" and exchange.tls.server_name == FQDN
+    assert exchange.tls.version == "TLSv1.3"
+    assert exchange.tls.cipher
+    assert exchange.tls.address == f"127.0.0.1:{mtls.port}"
+    assert exchange.tls.server_name == FQDN
     leaf, root = exchange.tls.server_chain
-    assert f"DNS:{FQDN}" in leaf.sans and leaf.issuer == root.subject == root.issuer
+    assert f"DNS:{FQDN}" in leaf.sans
+    assert leaf.issuer == root.subject == root.issuer
     assert exchange.tls.client_certificate == good.summary()
     assert exchange.response_json["clientCertSha256"] == good.summary().sha256  # the server saw it
     assert exchange.response_json["requestLine"] == "POST /eecs-serviceprovisioning/v1/request HTTP/1.1"
-    assert exchange.elapsed_ms is not None and exchange.elapsed_ms > 0
+    assert exchange.elapsed_ms is not None
+    assert exchange.elapsed_ms > 0
     assert evidence.exchanges() == [exchange]
 
 
@@ -141,10 +145,13 @@ def test_missing_client_cert_is_refused_with_alert(
     eec = eec_for(mtls.url, ca, evidence, tls_version=version)
     tls = eec.send("GET", "/").tls if probe == "send" else eec.handshake()
     assert (tls.outcome, tls.alert, tls.phase) == (ConnectionOutcome.REFUSED_WITH_ALERT, alert, phase), tls
-    assert tls.refused and tls.client_certificate is None
-    assert evidence.exchanges()[0].status is None and mtls.seen == []
+    assert tls.refused
+    assert tls.client_certificate is None
+    assert evidence.exchanges()[0].status is None
+    assert mtls.seen == []
     if version is TLS13:  # the client's handshake finished: what it negotiated is evidence too
-        assert tls.version == "TLSv1.3" and len(tls.server_chain) == 2
+        assert tls.version == "TLSv1.3"
+        assert len(tls.server_chain) == 2
 
 
 @pytest.mark.parametrize("probe", ["send", "handshake"])
@@ -191,7 +198,8 @@ def test_untrusted_or_misnamed_server_is_rejected(
     anchor = trustme.CA() if trust_other_ca else ca
     eec = eec_for(mtls.url, anchor, evidence, server_name=server_name)
     tls = eec.send("GET", "/").tls if probe == "send" else eec.handshake()
-    assert tls.outcome is ConnectionOutcome.SERVER_CERT_REJECTED and why in tls.detail, tls
+    assert tls.outcome is ConnectionOutcome.SERVER_CERT_REJECTED, tls
+    assert why in tls.detail, tls
     assert (tls.alert, tls.phase, tls.server_chain, mtls.seen) == (None, None, [], [])
 
 
@@ -214,7 +222,8 @@ def test_silent_server_times_out_within_the_timeout(ca: trustme.CA, evidence: Ev
         started = time.monotonic()
         tls = eec.send("GET", "/").tls if probe == "send" else eec.handshake()
         elapsed = time.monotonic() - started
-    assert tls.outcome is ConnectionOutcome.TIMEOUT and tls.detail.startswith("connect timeout"), tls
+    assert tls.outcome is ConnectionOutcome.TIMEOUT, tls
+    assert tls.detail.startswith("connect timeout"), tls
     assert 0.4 < elapsed < 1.2
 
 
@@ -235,7 +244,8 @@ def test_garbage_instead_of_tls_is_a_protocol_error(ca: trustme.CA, evidence: Ev
     with LoopbackServer(garbage) as server:
         eec = eec_for(server.url, ca, evidence)
         tls = eec.send("GET", "/").tls if probe == "send" else eec.handshake()
-    assert tls.outcome is ConnectionOutcome.PROTOCOL_ERROR and "SSL" in tls.detail, tls
+    assert tls.outcome is ConnectionOutcome.PROTOCOL_ERROR, tls
+    assert "SSL" in tls.detail, tls
 
 
 @pytest.mark.parametrize("behaviour", [garbage, header_flood], ids=["garbage", "header-flood"])
@@ -245,7 +255,8 @@ def test_garbage_instead_of_http_is_a_protocol_error(
     with LoopbackServer(behaviour, tls=server_tls(ca, require_client_cert=False)) as server:
         exchange = eec_for(server.url, ca, evidence).send("GET", "/")
     assert exchange.tls.outcome is ConnectionOutcome.PROTOCOL_ERROR, exchange.tls
-    assert exchange.status is None and exchange.tls.version == "TLSv1.3"
+    assert exchange.status is None
+    assert exchange.tls.version == "TLSv1.3"
     assert "h11" in exchange.tls.detail
 
 
@@ -253,7 +264,8 @@ def test_garbage_after_tls_is_established_for_the_probe(ca: trustme.CA, evidence
     with LoopbackServer(garbage, tls=server_tls(ca, require_client_cert=False)) as server:
         tls = eec_for(server.url, ca, evidence).handshake()
     assert tls.outcome is ConnectionOutcome.ESTABLISHED
-    assert evidence.exchanges()[0].status is None and "SSH-2.0-NotTLS" in evidence.exchanges()[0].response_body
+    assert evidence.exchanges()[0].status is None
+    assert "SSH-2.0-NotTLS" in evidence.exchanges()[0].response_body
 
 
 # --- bounded memory and time -------------------------------------------------------------
@@ -264,7 +276,8 @@ def test_endless_body_is_cut_at_max_body_bytes(ca: trustme.CA, evidence: Evidenc
         started = time.monotonic()
         exchange = eec_for(server.url, ca, evidence, max_body_bytes=65536).send("GET", "/")
         assert time.monotonic() - started < 1.0
-    assert exchange.status == 200 and exchange.tls.outcome is ConnectionOutcome.ESTABLISHED
+    assert exchange.status == 200
+    assert exchange.tls.outcome is ConnectionOutcome.ESTABLISHED
     assert exchange.response_body.endswith("…[response body cut at max_body_bytes=65536]")
     assert "[truncated, 65536 bytes in all]" in exchange.response_body
     assert exchange.response_json is None
@@ -275,7 +288,8 @@ def test_trickled_body_ends_at_the_deadline(ca: trustme.CA, evidence: EvidenceLo
         started = time.monotonic()
         exchange = eec_for(server.url, ca, evidence, timeout=0.3, deadline=0.5).send("GET", "/")
         elapsed = time.monotonic() - started
-    assert exchange.status == 200 and exchange.response_body.startswith("y")
+    assert exchange.status == 200
+    assert exchange.response_body.startswith("y")
     assert exchange.response_body.endswith("…[response body cut at the 0.5 s deadline]")
     assert 0.45 < elapsed < 1.0
 
@@ -285,7 +299,8 @@ def test_trickled_headers_end_at_the_deadline_as_a_timeout(ca: trustme.CA, evide
         started = time.monotonic()
         exchange = eec_for(server.url, ca, evidence, timeout=0.3, deadline=0.5).send("GET", "/")
         elapsed = time.monotonic() - started
-    assert exchange.status is None and exchange.tls.outcome is ConnectionOutcome.TIMEOUT, exchange.tls
+    assert exchange.status is None, exchange.tls
+    assert exchange.tls.outcome is ConnectionOutcome.TIMEOUT, exchange.tls
     assert exchange.tls.detail.startswith("deadline exceeded")
     assert 0.45 < elapsed < 1.0
 
@@ -295,7 +310,8 @@ def test_a_body_cut_short_by_the_server_is_noted(ca: trustme.CA, evidence: Evide
         answer(b'{"a":', length=100, hang_up=True), tls=server_tls(ca, require_client_cert=False)
     ) as server:
         exchange = eec_for(server.url, ca, evidence).send("GET", "/")
-    assert exchange.status == 200 and exchange.response_json is None
+    assert exchange.status == 200
+    assert exchange.response_json is None
     assert exchange.response_body.startswith('{"a":\n…[response body incomplete: RemoteProtocolError(')
 
 
@@ -303,8 +319,10 @@ def test_absurdly_nested_json_is_evidence_not_a_crash(ca: trustme.CA, evidence: 
     nested = b"[" * 200_000 + b"]" * 200_000
     with LoopbackServer(answer(nested), tls=server_tls(ca, require_client_cert=False)) as server:
         exchange = eec_for(server.url, ca, evidence).send("GET", "/")
-    assert exchange.status == 200 and exchange.response_json is None
-    assert exchange.response_body.startswith("[[[[") and len(exchange.response_body) <= 5000
+    assert exchange.status == 200
+    assert exchange.response_json is None
+    assert exchange.response_body.startswith("[[[[")
+    assert len(exchange.response_body) <= 5000
 
 
 # --- evidence hygiene and accounting -----------------------------------------------------
@@ -320,7 +338,8 @@ def test_authorization_and_jwts_are_redacted_in_evidence_only(
     assert exchange.request_headers["authorization"].startswith("Bearer eyJhbGciOiJF…[redacted")
     assert exchange.response_json["accessToken"] == JWT  # unredacted for checks, never reported
     assert JWT not in json.dumps(evidence.to_list())
-    assert JWT[:12] in exchange.response_body and JWT[:12] in exchange.url
+    assert JWT[:12] in exchange.response_body
+    assert JWT[:12] in exchange.url
 
 
 def test_an_opaque_authorization_value_shows_nothing(
@@ -373,7 +392,8 @@ def test_an_absolute_url_is_used_as_is(
 ) -> None:
     eec = eec_for("https://127.0.0.1:1/api/", ca, evidence, credential=good)
     exchange = eec.send("GET", f"{mtls.url}/elsewhere", form={"grant_type": "client_credentials"})
-    assert exchange.status == 200 and exchange.response_json["requestLine"] == "GET /elsewhere HTTP/1.1"
+    assert exchange.status == 200
+    assert exchange.response_json["requestLine"] == "GET /elsewhere HTTP/1.1"
     assert exchange.request_body == "grant_type=client_credentials"
 
 

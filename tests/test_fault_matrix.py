@@ -93,7 +93,8 @@ def test_a_target_broken_part_way_never_earns_a_pass_on_a_negative_case(name: st
     run = run_under(tmp_path, name)
     role = FAULTS[name].role
     negatives = [c for c in run.cases() if c["role"] == role and not c["positive_control"]]
-    assert negatives and run.status in (1, 2), run.output
+    assert negatives, run.output
+    assert run.status in (1, 2), run.output
     passed = [c["id"] for c in negatives if c["verdict"] in ("PASS", "WARN")]
     assert not passed, f"{name}: negative cases passed on a broken target: {passed}"
     for case in negatives:
@@ -111,7 +112,8 @@ def test_the_control_that_failed_is_named(tmp_path: Path) -> None:
     assert any("positive control after this case FAILED" in m for m in messages), run.output
     refusing = run_under(tmp_path / "refusing", next(n for n in BRACKET_FAULTS if n == "ees.refuses-everything"))
     probe_messages = [c["message"] for c in refusing.cases() if c["verdict"] == "INCONCLUSIVE"]
-    assert probe_messages and all("sanity probe" in m for m in probe_messages), refusing.output
+    assert probe_messages, refusing.output
+    assert all("sanity probe" in m for m in probe_messages), refusing.output
 
 
 def test_every_case_that_passes_on_the_clean_reference_can_fail(clean: Finished, runs: Path) -> None:
@@ -128,7 +130,8 @@ def test_the_fault_catalogue_is_consistent() -> None:
     from conformance.reference.faults import ecs_behaviour, ees_behaviour
 
     for fault in FAULTS.values():
-        assert fault.name.startswith(f"{fault.role}.") and fault.summary
+        assert fault.name.startswith(f"{fault.role}.")
+        assert fault.summary
         assert (fault.kind == "requirement") == bool(fault.violates), fault.name
         for rid in fault.violates:
             assert requirements.lookup(rid).role == fault.role, (fault.name, rid)

@@ -116,7 +116,8 @@ def test_published_keys_verify_tokens_signed_with_the_issuer_key(material: Harne
 
 def test_readme_says_what_to_provision(material: HarnessMaterial, saved: Path) -> None:
     readme = (saved / "README.txt").read_text()
-    assert "TEST ONLY" in readme and material.issuer_kid in readme
+    assert "TEST ONLY" in readme
+    assert material.issuer_kid in readme
     for name in ("ca.pem", "ca.key", "issuer.jwks.json", "issuer.pem", "issuer-key.pem", "rogue-ca.pem"):
         assert name in readme
 

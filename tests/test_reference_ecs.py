@@ -108,9 +108,12 @@ def assert_problem(response: httpx.Response, status: int, cause: str | None = No
     assert response.status_code == status, response.text
     assert response.headers["content-type"] == "application/problem+json"
     body: dict[str, Any] = response.json()
-    assert body["status"] == status and body["title"] and body["detail"]
+    assert body["status"] == status
+    assert body["title"]
+    assert body["detail"]
     assert body.get("cause") == cause
-    assert "eyJ" not in response.text and "Traceback" not in response.text
+    assert "eyJ" not in response.text
+    assert "Traceback" not in response.text
     return body
 
 
@@ -123,9 +126,11 @@ def test_authorized_eec_gets_edn_configuration(ecs: Ecs) -> None:
     assert response.status_code == 200
     assert response.headers["content-type"] == "application/json"
     config = response.json()["ednCnfgInfo"]
-    assert len(config) == 1 and config[0]["ednConInfo"] == {"dnn": "edge.reference.test"}
+    assert len(config) == 1
+    assert config[0]["ednConInfo"] == {"dnn": "edge.reference.test"}
     for ees, info in zip((EES_A, EES_B, EES_C), config[0]["eess"], strict=True):
-        assert info["eesId"] == ees.ees_id and info["eecRegConf"] is True
+        assert info["eesId"] == ees.ees_id
+        assert info["eecRegConf"] is True
         assert info["endPt"] == {"uri": ees.base_url}
         assert info["eesAuthMethods"] == ["TLS_CLIENT_SERVER_CERTIFICATE"]
 
@@ -149,9 +154,13 @@ def test_token_verifies_with_published_jwks_and_carries_exactly_the_claims(ecs: 
     assert decoded.header == {"alg": "ES256", "typ": "at+jwt", "kid": "ecs-key-1"}
     claims = decoded.claims
     assert set(claims) == TOKEN_CLAIMS
-    assert claims["iss"] == ECS_FQDN and claims["client_id"] == "eec-1" and claims["sub"] == GPSI_1
-    assert claims["scope"] == "eees-eecregistration eees-easdiscovery" and claims["aud"] == EES_A.fqdn
-    assert before <= claims["iat"] <= int(time.time()) and claims["exp"] - claims["iat"] == 600
+    assert claims["iss"] == ECS_FQDN
+    assert claims["client_id"] == "eec-1"
+    assert claims["sub"] == GPSI_1
+    assert claims["scope"] == "eees-eecregistration eees-easdiscovery"
+    assert claims["aud"] == EES_A.fqdn
+    assert before <= claims["iat"] <= int(time.time())
+    assert claims["exp"] - claims["iat"] == 600
     other = eess(ecs.provision({"eecId": "eec-1"}))["ees-a"]["accessToken"]
     assert decode(other, ecs.jwks()).claims["jti"] != claims["jti"]
 
@@ -165,7 +174,9 @@ def test_sub_is_the_registered_gpsi_when_no_ueid_is_sent(ecs: Ecs) -> None:
 def test_jwks_publishes_only_public_members(ecs: Ecs) -> None:
     """ECS-TOK-11: no private key material in the published key set."""
     (key,) = ecs.client().get("/.well-known/jwks.json").json()["keys"]
-    assert key["kty"] == "EC" and key["crv"] == "P-256" and key["kid"] == "ecs-key-1"
+    assert key["kty"] == "EC"
+    assert key["crv"] == "P-256"
+    assert key["kid"] == "ecs-key-1"
     assert "d" not in key
 
 
@@ -227,8 +238,10 @@ def test_malformed_gpsi_is_400(ecs: Ecs, gpsi: object) -> None:
 
 
 def test_gpsi_format() -> None:
-    assert is_well_formed_gpsi("msisdn-12345") and is_well_formed_gpsi("extid-device7@iot.example")
-    assert not is_well_formed_gpsi("msisdn-12a45") and not is_well_formed_gpsi("imsi-001010000000001")
+    assert is_well_formed_gpsi("msisdn-12345")
+    assert is_well_formed_gpsi("extid-device7@iot.example")
+    assert not is_well_formed_gpsi("msisdn-12a45")
+    assert not is_well_formed_gpsi("imsi-001010000000001")
 
 
 def test_routing_errors_are_problem_details(ecs: Ecs) -> None:
@@ -249,7 +262,8 @@ def test_client_credentials_grant_issues_a_bearer_token(ecs: Ecs) -> None:
     assert response.status_code == 200
     assert response.headers["cache-control"] == "no-store"
     body = response.json()
-    assert body["token_type"] == "Bearer" and body["expires_in"] == 600
+    assert body["token_type"] == "Bearer"
+    assert body["expires_in"] == 600
     assert body["scope"] == "eees-eecregistration"
     claims = decode(body["access_token"], ecs.jwks()).claims
     assert (claims["aud"], claims["client_id"], claims["sub"], claims["iss"]) == (
@@ -296,19 +310,23 @@ def test_token_endpoint_errors(ecs: Ecs, change: dict[str, str | None], common_n
     form = {key: value for key, value in {**GOOD_FORM, **change}.items() if value is not None}
     response = ecs.grant(form, common_name)
     assert response.status_code == 400
-    assert response.json()["error"] == error and response.json()["error_description"]
-    assert response.headers["cache-control"] == "no-store" and "access_token" not in response.text
+    assert response.json()["error"] == error
+    assert response.json()["error_description"]
+    assert response.headers["cache-control"] == "no-store"
+    assert "access_token" not in response.text
 
 
 def test_token_endpoint_wants_a_form_with_single_parameters(ecs: Ecs) -> None:
     as_json = ecs.client().post(TOKEN, json=GOOD_FORM)
-    assert as_json.status_code == 400 and as_json.json()["error"] == "invalid_request"
+    assert as_json.status_code == 400
+    assert as_json.json()["error"] == "invalid_request"
     twice = ecs.client().post(
         TOKEN,
         content="grant_type=client_credentials&client_id=eec-1&client_id=eec-1&resource=https://ees-a.reference.test",
         headers={"content-type": "application/x-www-form-urlencoded"},
     )
-    assert twice.status_code == 400 and twice.json()["error"] == "invalid_request"
+    assert twice.status_code == 400
+    assert twice.json()["error"] == "invalid_request"
 
 
 # --- faults --------------------------------------------------------------------------------
@@ -332,7 +350,8 @@ def test_fault_skips_local_policy(settings: EcsSettings, client_ca: trustme.CA) 
 
 def test_fault_invalid_provisioning_response(settings: EcsSettings, client_ca: trustme.CA) -> None:
     response = with_faults(settings, client_ca, "ecs.invalid-provisioning-response").provision({"eecId": "eec-1"})
-    assert response.status_code == 200 and response.json() == {"ednCnfgInfo": []}
+    assert response.status_code == 200
+    assert response.json() == {"ednCnfgInfo": []}
 
 
 def test_fault_token_without_sub(settings: EcsSettings, client_ca: trustme.CA) -> None:
@@ -344,7 +363,8 @@ def test_fault_token_without_sub(settings: EcsSettings, client_ca: trustme.CA) -
 def test_fault_plain_error_bodies(settings: EcsSettings, client_ca: trustme.CA) -> None:
     assert_problem(with_faults(settings, client_ca).provision({"eecId": "eec-3"}, "eec-3"), 403, "NOT_AUTHORIZED")
     response = with_faults(settings, client_ca, "ecs.plain-error-bodies").provision({"eecId": "eec-3"}, "eec-3")
-    assert response.status_code == 403 and response.headers["content-type"].startswith("text/plain")
+    assert response.status_code == 403
+    assert response.headers["content-type"].startswith("text/plain")
 
 
 # --- end to end over mutual TLS ------------------------------------------------------------
@@ -375,9 +395,11 @@ def test_end_to_end_provisioning_and_token_endpoint_over_mtls_h2(
         provisioned = client.post(PROVISIONING, json={"eecId": "eec-1", "ueId": GPSI_1})
         granted = client.post(TOKEN, data=GOOD_FORM)
         keys = KeySet.import_key_set(client.get("/.well-known/jwks.json").json())
-    assert provisioned.http_version == "HTTP/2" and provisioned.status_code == 200
+    assert provisioned.http_version == "HTTP/2"
+    assert provisioned.status_code == 200
     assert decode(eess(provisioned)["ees-a"]["accessToken"], keys).claims["client_id"] == "eec-1"
-    assert granted.status_code == 200 and decode(granted.json()["access_token"], keys).claims["sub"] == GPSI_1
+    assert granted.status_code == 200
+    assert decode(granted.json()["access_token"], keys).claims["sub"] == GPSI_1
 
 
 def test_end_to_end_client_cert_optional_fault_answers_403(settings: EcsSettings, client_ca: trustme.CA) -> None:
@@ -402,7 +424,8 @@ def test_end_to_end_client_cert_optional_fault_answers_403(settings: EcsSettings
 def test_app_state_exposes_configuration(settings: EcsSettings) -> None:
     app = build_ecs_app(settings, ecs_behaviour(["ecs.token-without-sub"]))
     assert isinstance(app, Starlette)
-    assert app.state.settings is settings and app.state.behaviour.token_with_sub is False
+    assert app.state.settings is settings
+    assert app.state.behaviour.token_with_sub is False
 
 
 def test_a_disrupted_ecs_locks_out_after_the_first_request(settings: EcsSettings, client_ca: trustme.CA) -> None:
@@ -415,7 +438,8 @@ def test_a_disrupted_ecs_locks_out_after_the_first_request(settings: EcsSettings
     limited = with_faults(settings, client_ca, "ecs.rate-limited")
     assert limited.provision({"eecId": "eec-1"}).status_code == 200
     busy = limited.provision({"eecId": "eec-1"})
-    assert busy.status_code == 503 and busy.headers["retry-after"] == "30"
+    assert busy.status_code == 503
+    assert busy.headers["retry-after"] == "30"
 
 
 P384_KEY = ec.generate_private_key(ec.SECP384R1()).private_bytes(Encoding.PEM, PrivateFormat.PKCS8, NoEncryption())
@@ -449,4 +473,5 @@ def test_a_bug_in_the_reference_is_a_500_problem_without_internals() -> None:
     app = Starlette(routes=[Route("/broken", broken)], exception_handlers=EXCEPTION_HANDLERS)
     response = TestClient(app, raise_server_exceptions=False).get("/broken")
     assert_problem(response, 500, "SYSTEM_FAILURE")
-    assert "PRIVATE KEY" not in response.text and "KeyError" not in response.text
+    assert "PRIVATE KEY" not in response.text
+    assert "KeyError" not in response.text

@@ -13,7 +13,7 @@ import uuid
 import warnings
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 import httpx
 import pytest
@@ -23,6 +23,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 from joserfc import jwt
 from joserfc.jwk import ECKey, KeySet, RSAKey
+from starlette.applications import Starlette
 from starlette.exceptions import StarletteDeprecationWarning
 
 from conformance.reference.ecs import EcsSettings, KnownEes, build_ecs_app, new_signing_key, public_jwks
@@ -135,12 +136,14 @@ def assert_refused(response: httpx.Response, status: int, cause: str, challenge:
     """A ProblemDetails refusal; ``challenge``: the exact WWW-Authenticate, or a prefix ending in '*'."""
     assert response.status_code == status, response.text
     assert response.headers["content-type"] == "application/problem+json"
-    assert response.json()["status"] == status and response.json()["cause"] == cause
+    assert response.json()["status"] == status
+    assert response.json()["cause"] == cause
     header = response.headers.get("www-authenticate")
     if challenge is None:
         assert header is None
     elif challenge.endswith("*"):
-        assert header is not None and header.startswith(challenge[:-1]), header
+        assert header is not None, header
+        assert header.startswith(challenge[:-1]), header
     else:
         assert header == challenge
 
@@ -302,7 +305,8 @@ def test_invalid_token_is_401_invalid_token(ees: Ees, make: Any, reason: str) ->
     """EES-TOK-03..09, 11: every invalid token is 401 error="invalid_token" for its own reason."""
     response = ees.register(make())
     invalid_token(response)
-    assert reason in response.headers["www-authenticate"] and reason in response.json()["detail"]
+    assert reason in response.headers["www-authenticate"]
+    assert reason in response.json()["detail"]
 
 
 def test_insufficient_scope_is_403(ees: Ees) -> None:
@@ -357,7 +361,7 @@ def test_local_policy_serves_authorized_and_refuses_others(ca: trustme.CA) -> No
 
 def test_local_mode_needs_no_trusted_issuer() -> None:
     app = build_ees_app(EesSettings(fqdn=EES_FQDN, registry=REGISTRY, authorization="local"))
-    assert app.state.settings.authorization == "local"
+    assert cast(Starlette, app).state.settings.authorization == "local"
 
 
 @pytest.mark.parametrize(

@@ -124,7 +124,8 @@ def test_client_with_trusted_cert_is_served_and_app_sees_identity(
     seen = response.json()
     assert seen["client_common_name"] == "eec-1"
     assert seen["client_cert_name"].startswith("CN=eec-1,")
-    assert seen["has_client_cert"] and seen["der_is_bytes"]
+    assert seen["has_client_cert"]
+    assert seen["der_is_bytes"]
     assert (seen["alpn"], seen["tls_version"]) == (alpn, "TLSv1.3")
     assert seen["cipher_suite"].startswith("TLS_")
 
@@ -177,7 +178,8 @@ def test_optional_mode_serves_client_without_cert(pki: Pki) -> None:
     with serving(pki, client_auth="optional") as server:
         seen = get_tls(server, pki.client_context(None), http2=True).json()
     assert seen["has_client_cert"] is False
-    assert seen["client_common_name"] is None and seen["client_cert_name"] is None
+    assert seen["client_common_name"] is None
+    assert seen["client_cert_name"] is None
 
 
 def test_server_context_policy() -> None:

@@ -22,7 +22,7 @@ def results(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def result_of(directory: Path, name_part: str) -> dict[str, Any]:
-    found = []
+    found: list[dict[str, Any]] = []
     for path in directory.glob("*-result.json"):
         data = json.loads(path.read_text("utf-8"))
         if name_part in data["fullName"]:
@@ -41,9 +41,11 @@ def test_one_result_per_case_with_epic_feature_and_stories(results: Path) -> Non
     assert labels(r, "epic") == ["TS 33.558"]
     assert labels(r, "feature") == ["clause 6.3"]
     assert labels(r, "story") == ["EES-TOK-05", "EES-RESP-02"]
-    assert labels(r, "severity") == ["critical"] and labels(r, "suite") == ["acme-ees"]
+    assert labels(r, "severity") == ["critical"]
+    assert labels(r, "suite") == ["acme-ees"]
     assert r["links"] == [{"name": "TS 33.558 clause 6.3", "url": allure.SPEC_URL, "type": "link"}]
-    assert r["status"] == "failed" and r["statusDetails"]["message"].startswith("FAIL: EES-TOK-05 (M)")
+    assert r["status"] == "failed"
+    assert r["statusDetails"]["message"].startswith("FAIL: EES-TOK-05 (M)")
     assert [s["name"] for s in r["steps"]] == ["EES-TOK-05 (M): FAIL", "EES-RESP-02 (S): not judged"]
 
 
@@ -59,7 +61,8 @@ def test_one_result_per_case_with_epic_feature_and_stories(results: Path) -> Non
 )
 def test_verdicts_map_onto_allure_statuses(results: Path, name: str, status: str, tag: str) -> None:
     r = result_of(results, name)
-    assert r["status"] == status and tag in labels(r, "tag")
+    assert r["status"] == status
+    assert tag in labels(r, "tag")
 
 
 def test_evidence_and_decoded_tokens_are_attachments(results: Path) -> None:
@@ -76,14 +79,16 @@ def test_evidence_and_decoded_tokens_are_attachments(results: Path) -> None:
     token = json.loads((results / r["attachments"][3]["source"]).read_text("utf-8"))
     assert token["claims"]["aud"] == "sibling-of.ees.acme.test"
     exchange = json.loads((results / r["attachments"][4]["source"]).read_text("utf-8"))
-    assert exchange["status"] == 201 and exchange["tls"]["outcome"] == "established"
+    assert exchange["status"] == 201
+    assert exchange["tls"]["outcome"] == "established"
     for attachment in r["attachments"]:
         assert (results / attachment["source"]).is_file()
 
 
 def test_environment_categories_and_stable_names(results: Path, tmp_path: Path) -> None:
     environment = (results / "environment.properties").read_text("utf-8")
-    assert "run.state=complete" in environment and "target.acme-ees=ees https\\://198.51.100.20\\:9443" in environment
+    assert "run.state=complete" in environment
+    assert "target.acme-ees=ees https\\://198.51.100.20\\:9443" in environment
     assert json.loads((results / "categories.json").read_text("utf-8"))[0]["matchedStatuses"] == ["failed"]
     allure.write_results(record(), tmp_path)
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(p.name for p in results.iterdir())
@@ -96,7 +101,8 @@ def test_secrets_never_reach_the_attachments(tmp_path: Path) -> None:
     allure.write_results(data, tmp_path)
     for path in tmp_path.iterdir():
         text = path.read_text("utf-8")
-        assert "PRIVATE KEY" not in text and "hunter2" not in text
+        assert "PRIVATE KEY" not in text
+        assert "hunter2" not in text
 
 
 def test_analytics_are_stripped_from_a_generated_report() -> None:
@@ -106,14 +112,17 @@ def test_analytics_are_stripped_from_a_generated_report() -> None:
         " gtag('config', 'G-X');\n</script>\n<script>window.report = 1;</script></head>"
     )
     stripped = allure.strip_analytics(page)
-    assert "googletagmanager" not in stripped and "gtag" not in stripped and "dataLayer" not in stripped
+    assert "googletagmanager" not in stripped
+    assert "gtag" not in stripped
+    assert "dataLayer" not in stripped
     assert "<script>window.report = 1;</script>" in stripped
 
 
 def test_without_node_the_build_says_what_to_install(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setattr(shutil, "which", lambda name: None)
     outcome = allure.build_single_file(tmp_path)
-    assert outcome.missing and not outcome.ok
+    assert outcome.missing
+    assert not outcome.ok
     assert "npm install -g allure" in outcome.message
 
 
@@ -127,4 +136,5 @@ def test_single_file_report_with_the_real_allure_cli(results: Path, tmp_path: Pa
     outcome = allure.build_single_file(results, tmp_path / "allure-report.html")
     assert outcome.ok, outcome.message
     page = (tmp_path / "allure-report.html").read_text("utf-8")
-    assert "googletagmanager" not in page and "gtag(" not in page
+    assert "googletagmanager" not in page
+    assert "gtag(" not in page

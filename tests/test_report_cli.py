@@ -25,7 +25,8 @@ def test_html_to_a_named_file_and_to_stdout(tmp_path: Path) -> None:
     assert done.status == 0, done.output
     assert "RUN INTERRUPTED" in (tmp_path / "out" / "x.html").read_text("utf-8")
     done = conformance("report", "html", RECORDS / "interrupted.json", "-o", "-")
-    assert done.status == 0 and done.output.startswith("<!DOCTYPE html>")
+    assert done.status == 0
+    assert done.output.startswith("<!DOCTYPE html>")
 
 
 def test_junit_to_stdout_and_to_a_file(tmp_path: Path) -> None:
@@ -33,7 +34,8 @@ def test_junit_to_stdout_and_to_a_file(tmp_path: Path) -> None:
     assert done.status == 0
     assert len(list(ET.fromstring(done.output).iter("testcase"))) == 16
     done = conformance("report", "junit", RECORDS / "every-verdict.json", "-o", tmp_path / "junit.xml")
-    assert done.status == 0 and "JUnit XML (16 testcases) written to" in done.output
+    assert done.status == 0
+    assert "JUnit XML (16 testcases) written to" in done.output
     ET.parse(tmp_path / "junit.xml")
 
 
@@ -64,13 +66,17 @@ def test_an_unwritable_output_is_one_line_and_exit_2(tmp_path: Path) -> None:
     blocker = tmp_path / "file"
     blocker.write_text("", "utf-8")
     done = conformance("report", "html", RECORDS / "every-verdict.json", "-o", blocker / "report.html")
-    assert done.status == 2 and len(done.output.strip().splitlines()) == 1
-    assert done.output.startswith("conformance report: ") and "cannot write" in done.output
+    assert done.status == 2
+    assert len(done.output.strip().splitlines()) == 1
+    assert done.output.startswith("conformance report: ")
+    assert "cannot write" in done.output
 
 
 def test_report_needs_a_kind() -> None:
     done = conformance("report")
-    assert done.status == 2 and "html" in done.output and "diff" in done.output
+    assert done.status == 2
+    assert "html" in done.output
+    assert "diff" in done.output
 
 
 def test_allure_without_the_allure_cli_says_what_to_install(tmp_path: Path) -> None:

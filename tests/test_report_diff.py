@@ -35,7 +35,9 @@ def lines(old: dict[str, Any], new: dict[str, Any]) -> str:
 
 def test_identical_runs_have_nothing_to_report() -> None:
     result = diff_records(record(), record())
-    assert result.changes == [] and not result.regressed and result.exit_status() == 0
+    assert result.changes == []
+    assert not result.regressed
+    assert result.exit_status() == 0
     assert result.lines()[-1] == "no change in verdicts, observations, coverage or declarations; exit status 0"
 
 
@@ -43,7 +45,8 @@ def test_a_new_failure_is_a_regression() -> None:
     new = record()
     set_requirement(new, "test_refuses_request_without_token", "EES-TOK-02", "FAIL")
     result = diff_records(record(), new)
-    assert result.regressed and result.exit_status() == 1
+    assert result.regressed
+    assert result.exit_status() == 1
     text = "\n".join(result.lines())
     assert "REGRESSED (2)" in text
     assert "requirement EES-TOK-02 (M, 6.3): PASS -> FAIL  [new failure]" in text
@@ -58,7 +61,8 @@ def test_a_fix_is_reported_and_is_no_regression() -> None:
     result = diff_records(record(), new)
     assert not result.regressed
     text = "\n".join(result.lines())
-    assert "FIXED (2)" in text and "requirement ECS-TLS-03 (M, 6.2): FAIL -> PASS  [fixed]" in text
+    assert "FIXED (2)" in text
+    assert "requirement ECS-TLS-03 (M, 6.2): FAIL -> PASS  [fixed]" in text
 
 
 @pytest.mark.parametrize(
@@ -106,7 +110,8 @@ def test_changed_observations_are_reported_but_decide_nothing() -> None:
     token = next(e for e in case(new, "another_audience[acme-ees-sibling]")["evidence"] if e["kind"] == "TokenFacts")
     token["verified"] = False
     result = diff_records(record(), new)
-    assert not result.regressed and result.exit_status() == 0
+    assert not result.regressed
+    assert result.exit_status() == 0
     text = "\n".join(result.lines())
     assert "CHANGED OBSERVATIONS (3)" in text
     assert (
@@ -175,18 +180,21 @@ def run_diff(tmp_path: Path, old: dict[str, Any] | Path, new: dict[str, Any] | P
 
 def test_cli_exit_status_0_1_2(tmp_path: Path) -> None:
     status, output = run_diff(tmp_path, record(), record())
-    assert status == 0 and "no change" in output
+    assert status == 0
+    assert "no change" in output
     worse = record()
     set_requirement(worse, "test_accepts_valid_token", "EES-TOK-01", "FAIL")
     status, output = run_diff(tmp_path, record(), worse)
-    assert status == 1 and "requirement EES-TOK-01 (M, 6.3): PASS -> FAIL  [new failure]" in output
+    assert status == 1
+    assert "requirement EES-TOK-01 (M, 6.3): PASS -> FAIL  [new failure]" in output
     status, output = run_diff(tmp_path, record(), tmp_path / "missing.json")
     assert status == 2
     assert output.strip() == f"conformance report: {tmp_path / 'missing.json'}: no such file"
     invalid = record()
     invalid["cases"][0]["verdict"] = "BROKEN"
     status, output = run_diff(tmp_path, invalid, record())
-    assert status == 2 and len(output.strip().splitlines()) == 1
+    assert status == 2
+    assert len(output.strip().splitlines()) == 1
     assert f"{tmp_path / 'old.json'}: not a valid results.json: $.cases[0].verdict: 'BROKEN'" in output
 
 

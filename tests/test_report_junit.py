@@ -33,7 +33,8 @@ def test_one_suite_per_target_one_testcase_per_case(suites: ET.Element) -> None:
     assert (suites.get("failures"), suites.get("errors"), suites.get("skipped")) == ("2", "2", "2")
     ecs = suites.find("testsuite[@name='acme-ecs']")
     assert ecs is not None
-    assert ("target.role", "ecs") in properties(ecs) and ("run.state", "complete") in properties(ecs)
+    assert ("target.role", "ecs") in properties(ecs)
+    assert ("run.state", "complete") in properties(ecs)
 
 
 def test_classname_and_name_come_from_the_case_id(suites: ET.Element) -> None:
@@ -46,35 +47,44 @@ def test_classname_and_name_come_from_the_case_id(suites: ET.Element) -> None:
 def test_fail_is_a_failure_with_requirement_properties(suites: ET.Element) -> None:
     t = case_element(suites, "another_audience[acme-ees-sibling]")
     failure = t.find("failure")
-    assert failure is not None and failure.get("type") == "FAIL"
+    assert failure is not None
+    assert failure.get("type") == "FAIL"
     assert failure.get("message", "").startswith("EES-TOK-05 (M): A token whose `aud`")
     assert "expected: HTTP 401" in (failure.text or "")
     props = properties(t)
     assert ("verdict", "FAIL") in props
     assert [v for k, v in props if k == "requirement"] == ["EES-TOK-05", "EES-RESP-02"]
-    assert ("EES-TOK-05.level", "M") in props and ("EES-TOK-05.verdict", "FAIL") in props
-    assert ("EES-RESP-02.level", "S") in props and ("EES-RESP-02.verdict", "not judged") in props
+    assert ("EES-TOK-05.level", "M") in props
+    assert ("EES-TOK-05.verdict", "FAIL") in props
+    assert ("EES-RESP-02.level", "S") in props
+    assert ("EES-RESP-02.verdict", "not judged") in props
 
 
 def test_warn_passes_with_its_verdict_and_message(suites: ET.Element) -> None:
     t = case_element(suites, "test_refuses_authenticated_unauthorized_eec")
-    assert t.find("failure") is None and t.find("error") is None and t.find("skipped") is None
+    assert t.find("failure") is None
+    assert t.find("error") is None
+    assert t.find("skipped") is None
     assert ("verdict", "WARN") in properties(t)
-    assert ("ECS-RESP-01.verdict", "WARN") in properties(t) and ("ECS-AUTHZ-01.verdict", "PASS") in properties(t)
+    assert ("ECS-RESP-01.verdict", "WARN") in properties(t)
+    assert ("ECS-AUTHZ-01.verdict", "PASS") in properties(t)
     out = t.findtext("system-out") or ""
-    assert "verdict: WARN" in out and "expected Content-Type application/problem+json" in out
+    assert "verdict: WARN" in out
+    assert "expected Content-Type application/problem+json" in out
 
 
 def test_not_applicable_is_skipped_with_its_reason(suites: ET.Element) -> None:
     skipped = case_element(suites, "test_records_psk_tls").find("skipped")
-    assert skipped is not None and skipped.get("type") == "N/A"
+    assert skipped is not None
+    assert skipped.get("type") == "N/A"
     assert "declares client_auth = mutual-certificate" in skipped.get("message", "")
 
 
 @pytest.mark.parametrize(("name", "verdict"), [("gpsi_of_another_eec", "INCONCLUSIVE"), ("unsigned_token", "ERROR")])
 def test_inconclusive_and_error_are_errors_of_their_kind(suites: ET.Element, name: str, verdict: str) -> None:
     error = case_element(suites, name).find("error")
-    assert error is not None and error.get("type") == verdict
+    assert error is not None
+    assert error.get("type") == verdict
 
 
 def test_pass_carries_evidence_and_reproduce_in_system_out(suites: ET.Element) -> None:
@@ -103,7 +113,8 @@ def test_control_characters_and_secrets_do_not_break_or_leak() -> None:
     data["cases"][3]["message"] = "client_secret=hunter2 \x07"
     xml = render_junit(data)
     ET.fromstring(xml)
-    assert "PRIVATE KEY" not in xml and "hunter2" not in xml
+    assert "PRIVATE KEY" not in xml
+    assert "hunter2" not in xml
 
 
 def test_snapshot_of_the_junit_xml() -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from conformance.reporting.masking import (
@@ -61,7 +63,7 @@ def test_other_names(name: str) -> None:
 
 
 def test_mask_record_masks_members_keys_and_jwk_private_parts_and_copies() -> None:
-    record = {
+    record: dict[str, Any] = {
         "targets": [{"name": "acme", "password": "hunter2", "tls": {"key_passphrase": "x", "empty_secret": ""}}],
         "evidence": [
             {"request_headers": {"Authorization": "Basic YWNtZQ==", "X-Other": "Basic stays"}},

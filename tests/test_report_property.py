@@ -36,7 +36,9 @@ def test_any_valid_record_renders_to_a_safe_html_report(record: dict[str, Any]) 
     # no markup from the record: the only script element is the report's own
     assert len(re.findall(r"<script\b", html)) == 1
     assert "<img" not in html
-    assert "hunter2" not in html and "s3cr3t" not in html and "pa55" not in html
+    assert "hunter2" not in html
+    assert "s3cr3t" not in html
+    assert "pa55" not in html
 
 
 @PROPERTY
@@ -64,7 +66,7 @@ def test_any_two_valid_records_diff_without_error(old: dict[str, Any], new: dict
     try:
         result = diff_records(old, new)
     except RecordError as exc:  # two different targets: one line, no traceback
-        assert "same target" in str(exc)
+        assert "same target" in str(exc)  # noqa: PT017 (either outcome is legal for random records)
         return
     assert result.exit_status() in (0, 1)
     assert result.lines()

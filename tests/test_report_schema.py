@@ -41,7 +41,8 @@ def test_every_verdict_fixture_holds_every_kind_of_result() -> None:
     alerts = {e["tls"]["alert"] for c in data["cases"] for e in c["evidence"] if e["kind"] == "HttpExchange"}
     assert "TLSV1_ALERT_UNKNOWN_CA" in alerts
     challenge = case(data, "test_refuses_request_without_token")["evidence"][2]
-    assert challenge["status"] == 401 and "www-authenticate" in challenge["response_headers"]
+    assert challenge["status"] == 401
+    assert "www-authenticate" in challenge["response_headers"]
     assert any(e["kind"] == "TokenFacts" for c in data["cases"] for e in c["evidence"])
     assert record("interrupted")["run"]["state"] == "interrupted"
 

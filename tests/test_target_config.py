@@ -154,7 +154,9 @@ def test_example_ecs_loads() -> None:
     assert config.token_keys == TokenKeys(jwks_file=FIXTURES / "example-material" / "ecs-jwks.json")
     assert config.deviation("ECS-TOK-11") is not None
     for path in (config.trust_anchor, config.request_template, config.token_keys.jwks_file):
-        assert path is not None and path.is_absolute() and path.is_file()
+        assert path is not None
+        assert path.is_absolute()
+        assert path.is_file()
 
 
 def test_example_ees_loads() -> None:
@@ -163,7 +165,8 @@ def test_example_ees_loads() -> None:
     assert config.trusted_issuer == TrustedIssuer(source="harness", issuer="ecs.example.test")
     assert config.service_names == ("eees-eecregistration",)
     assert config.trust_anchor == FIXTURES / "example-material" / "server-ca.pem"
-    assert config.candidate_ees == () and config.token_delivery is None
+    assert config.candidate_ees == ()
+    assert config.token_delivery is None
 
 
 def test_example_trust_anchor_is_a_real_certificate() -> None:
@@ -178,7 +181,8 @@ def test_defaults_and_absolute_paths(write: Write) -> None:
     path = write(changed(EES, "timeout = 5.0\n", ""))
     config = load_target(path)
     assert config.name == "target"  # the file stem
-    assert config.file == path.resolve() and config.trust_anchor == path.parent / "ca.pem"
+    assert config.file == path.resolve()
+    assert config.trust_anchor == path.parent / "ca.pem"
     assert (config.timeout, config.http_versions, config.client_certs, config.harness_material) == (
         5.0,
         ("2", "1.1"),
@@ -214,13 +218,18 @@ def test_material_directory_need_not_exist_for_pki_export(write: Write) -> None:
     assert not (path.parent / "state").exists()
 
 
+def _material_without_ca_key(pki: Path) -> None:
+    HarnessMaterial.create().save(pki)
+    (pki / "ca.key").unlink()
+
+
 @pytest.mark.parametrize(
     ("prepare", "problem", "fix"),
     [
         (lambda pki: None, "'state/pki' does not exist (", "run `conformance pki export "),
         (lambda pki: pki.mkdir(parents=True), "'state/pki' holds no harness material (", "run `conformance pki export"),
         (
-            lambda pki: [HarnessMaterial.create().save(pki), (pki / "ca.key").unlink()],
+            _material_without_ca_key,
             "'state/pki' lacks ca.key (",
             "restore them, or move the folder away, run `conformance pki export",
         ),
@@ -236,7 +245,8 @@ def test_material_directory_is_never_created_behind_the_user_s_back(
     before = sorted(p.name for p in pki.iterdir()) if pki.is_dir() else None
     error = config_error(path)
     assert error.key == "harness.material"
-    assert error.problem.startswith(problem) and error.fix.startswith(fix)
+    assert error.problem.startswith(problem)
+    assert error.fix.startswith(fix)
     assert "provision its ca.pem (and, for an EES, issuer.jwks.json) on the target" in error.fix
     assert (sorted(p.name for p in pki.iterdir()) if pki.is_dir() else None) == before  # nothing created
 
@@ -512,7 +522,8 @@ def test_token_authorization_needs_a_token_issuer(write: Write) -> None:
 
 def test_default_name_must_be_usable_too(write: Write) -> None:
     error = config_error(write(EES, name="my target.toml"))
-    assert error.key == "target.name" and "(the default is the file name)" in error.fix
+    assert error.key == "target.name"
+    assert "(the default is the file name)" in error.fix
 
 
 # --- vendor keys: decrypted, matched to their certificate or algorithm when the declaration loads --
@@ -561,7 +572,8 @@ def test_passphrase_problems_name_the_passphrase_key(
     path = vendor_eec(write, PASSPHRASE_ENV)
     write_eec(path.parent, PASSPHRASE if encrypted else None)
     error = config_error(path)
-    assert error.key == "eec[0].key_passphrase_env" and message in str(error)
+    assert error.key == "eec[0].key_passphrase_env"
+    assert message in str(error)
 
 
 def test_eec_key_must_match_its_certificate(write: Write) -> None:
@@ -577,7 +589,8 @@ def test_eec_certificate_must_parse(write: Write) -> None:
     path = vendor_eec(write)
     (path.parent / "eec.pem").write_text(CERT)  # a PEM block, but no certificate inside
     error = config_error(path)
-    assert error.key == "eec[0].cert" and "'eec.pem' holds no usable PEM certificate" in error.problem
+    assert error.key == "eec[0].cert"
+    assert "'eec.pem' holds no usable PEM certificate" in error.problem
 
 
 def issuer_with(write: Write, key_file: str, data: bytes | str, algorithm: str, extra: str = "") -> Path:
@@ -607,7 +620,8 @@ def test_issuer_key_must_fit_the_algorithm(
     path = issuer_with(write, "issuer.jwk.json" if isinstance(data, str) else "issuer.key", data, algorithm)
     error = config_error(path)
     assert error.key == "ees.token_issuer.algorithm"
-    assert error.problem.startswith(f"'{algorithm}' does not fit ") and described in error.problem
+    assert error.problem.startswith(f"'{algorithm}' does not fit ")
+    assert described in error.problem
     assert error.fix == f'set algorithm = "{suggested}", or give a key for {algorithm}'
 
 
@@ -639,7 +653,8 @@ def test_encrypted_issuer_key_in_the_legacy_form(write: Write, monkeypatch: pyte
     )
     path.write_text(text)
     issuer = load_target(path).trusted_issuer
-    assert issuer is not None and issuer.key_passphrase == PASSPHRASE.encode()
+    assert issuer is not None
+    assert issuer.key_passphrase == PASSPHRASE.encode()
 
 
 def test_a_jwk_has_no_passphrase(write: Write, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -653,7 +668,8 @@ def test_a_jwk_has_no_passphrase(write: Write, monkeypatch: pytest.MonkeyPatch) 
 def test_unusable_issuer_jwk(write: Write) -> None:
     path = issuer_with(write, "issuer.jwk.json", '{"kty": "EC", "crv": "P-256", "x": "x", "y": "y", "d": "d"}', "ES256")
     error = config_error(path)
-    assert error.key == "ees.token_issuer.key" and "'issuer.jwk.json' is not a usable JWK" in error.problem
+    assert error.key == "ees.token_issuer.key"
+    assert "'issuer.jwk.json' is not a usable JWK" in error.problem
 
 
 # --- the file itself -----------------------------------------------------------------------------
@@ -709,11 +725,13 @@ def test_referenced_files_are_capped_and_regular(write: Write, reference: str) -
     referenced.unlink()
     os.mkfifo(referenced)
     error = config_error(path)
-    assert error.key == key and f"'{reference}' is a FIFO (named pipe), not a regular file" in error.problem
+    assert error.key == key
+    assert f"'{reference}' is a FIFO (named pipe), not a regular file" in error.problem
     referenced.unlink()
     referenced.write_bytes(b"-----BEGIN CERTIFICATE-----\n" + b"A" * (1024 * 1024))
     error = config_error(path)
-    assert error.key == key and f"'{reference}' is larger than 1024 KiB" in error.problem
+    assert error.key == key
+    assert f"'{reference}' is larger than 1024 KiB" in error.problem
 
 
 def test_not_utf8(write: Write) -> None:
@@ -821,18 +839,23 @@ def test_rich_config_round_trips(
     config.file.write_text(text)
     assert load_target(config.file) == config
     assert f'trust_anchor = "{outside}"' in text  # outside the directory: absolute
-    assert 'key = "keys/eec.key"' in text and 'material = "material"' in text  # inside: relative
-    assert 'key_passphrase_env = "EEC_KEY_PASSPHRASE"' in text and PASSPHRASE not in text  # the name, never the secret
+    assert 'key = "keys/eec.key"' in text
+    assert 'material = "material"' in text
+    assert 'key_passphrase_env = "EEC_KEY_PASSPHRASE"' in text
+    assert PASSPHRASE not in text
     assert PASSPHRASE not in repr(config)
 
 
 def test_dump_writes_only_the_binding_s_keys(write: Write) -> None:
     config = load_target(write(ECS))
     response = dump_target(config)
-    assert 'member = "accessToken"' in response and "token_url" not in response and 'client_auth = "tls' not in response
+    assert 'member = "accessToken"' in response
+    assert "token_url" not in response
+    assert 'client_auth = "tls' not in response
     endpoint = replace(config, token_delivery=TokenDelivery(binding="token-endpoint", token_url="https://x.test/t"))
     text = dump_target(endpoint)
-    assert "member" not in text and 'client_auth = "tls_client_auth"' in text
+    assert "member" not in text
+    assert 'client_auth = "tls_client_auth"' in text
     config.file.write_text(text)
     assert load_target(config.file) == endpoint
 

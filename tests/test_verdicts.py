@@ -118,14 +118,16 @@ def test_catalogue_is_the_shared_requirements_md() -> None:
 
 def test_every_shape_owner_is_an_s_level_requirement_of_its_role() -> None:
     for (_, role), rid in requirements.SHAPE_OWNERS.items():
-        assert requirements.lookup(rid).level == "S" and requirements.lookup(rid).role == role
+        assert requirements.lookup(rid).level == "S"
+        assert requirements.lookup(rid).role == role
 
 
 def test_catalogue_has_every_requirement_with_a_level() -> None:
     cat = requirements.catalogue()
     assert {"ECS-TLS-01", "EES-TLS-05", "EES-TOK-12", "ECS-ROB-01"} <= set(cat)
     assert {r.level for r in cat.values()} <= {"M", "S", "I"}
-    assert cat["EES-TLS-04"].level == "S" and cat["ECS-TLS-06"].level == "I"
+    assert cat["EES-TLS-04"].level == "S"
+    assert cat["ECS-TLS-06"].level == "I"
 
 
 @pytest.mark.parametrize(

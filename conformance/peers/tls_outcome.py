@@ -162,6 +162,7 @@ def _name(err: BaseException) -> str:
 def _server_chain_der(ssl_object: Any) -> list[bytes]:
     # The verified chain is public API only from Python 3.13; on 3.11 the C object has it
     # (httpcore's sync stream already hands that out, ssl.SSLSocket keeps it as _sslobj).
+    # CI runs 3.11 only: the C-object path; the public 3.13 path is not exercised there.
     for holder in (ssl_object, getattr(ssl_object, "_sslobj", None)):
         get_chain = getattr(holder, "get_verified_chain", None)
         if get_chain is not None:
