@@ -12,8 +12,6 @@ import ast
 from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
-
 import conformance
 
 PACKAGE_DIR = Path(conformance.__file__).parent
@@ -114,12 +112,6 @@ def test_the_import_graph_is_read() -> None:
     assert _node("conformance.tokens") == "conformance.tokens"
 
 
-@pytest.mark.xfail(
-    strict=True,  # once the cycle is gone this XPASSes, and fails: then remove this marker
-    reason="conformance.peers <-> conformance.targets: peers.credentials, peers.eec, peers.material and "
-    "peers.token_issuer import targets.model / targets.values; targets.config imports peers.material and "
-    "peers.token_issuer",
-)
 def test_no_import_cycle_between_subpackages() -> None:
     edges = _edges()
     problems = []

@@ -11,15 +11,14 @@ import ssl
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import Literal, Protocol
 
-from conformance.errors import NotApplicable, PeerError
+from conformance.errors import Inconclusive, PeerError
 from conformance.evidence import CertSummary
+from conformance.files import read_regular_file
 from conformance.peers.eec import ClientCredential
 from conformance.peers.material import HarnessMaterial
 from conformance.peers.pki import LeafCert, summarize_der
-from conformance.targets.model import EecIdentity
-from conformance.targets.values import read_regular_file
 
 CertVariant = Literal[
     "valid",
@@ -66,6 +65,19 @@ class FileCredential:
         return summarize_der(der)
 
 
+class EecIdentity(Protocol):
+    """What the factory needs of a declared EEC (``targets.model.EecIdentity`` is one)."""
+
+    @property
+    def eec_id(self) -> str: ...
+    @property
+    def cert(self) -> Path | None: ...
+    @property
+    def key(self) -> Path | None: ...
+    @property
+    def key_passphrase(self) -> bytes | None: ...
+
+
 class CredentialFactory:
     """Issues (and caches) the client certificate variants for the EECs of one target."""
 
@@ -84,8 +96,9 @@ class CredentialFactory:
                 raise PeerError(f"EEC {eec.eec_id}: client_certs = 'vendor' but no cert/key declared")
             return FileCredential(eec.cert, eec.key, eec.key_passphrase)
         if self.vendor_certs and variant in ("expired", "not-yet-valid", "wrong-eku", "no-digital-signature"):
-            raise NotApplicable(
-                f"client_certs = 'vendor': the harness cannot issue a '{variant}' certificate under the vendor's CA"
+            raise Inconclusive(
+                f"missing test data: with harness.client_certs = 'vendor' the harness cannot issue a '{variant}' "
+                "certificate under your CA; use client_certs = 'harness' (provision ca.pem) to run this case"
             )
         with self._lock:
             key = (eec.eec_id, variant)

@@ -26,7 +26,7 @@ import threading
 import time
 from contextlib import suppress
 from pathlib import Path
-from typing import Any, Protocol, Self
+from typing import Any, Protocol
 
 import httpcore
 import httpx
@@ -44,7 +44,6 @@ from conformance.evidence import (
 )
 from conformance.peers.deadline import Deadline
 from conformance.peers.tls_outcome import FIRST_READ, HANDSHAKE, classify, session_facts
-from conformance.targets.model import TargetConfig
 
 __all__ = ["ClientCredential", "ContextCache", "FakeEEC", "WireCounter"]
 
@@ -132,21 +131,6 @@ class FakeEEC:
         self._dial = (url.host, url.port or 443)
         self._context = (contexts or ContextCache()).get(trust_anchor, credential, tls_version)
         self.client_certificate = _credential_summary(credential)
-
-    @classmethod
-    def for_target(
-        cls, target: TargetConfig, *, credential: ClientCredential | None, evidence: EvidenceLog, **knobs: Any
-    ) -> Self:
-        """A fake EEC for a declared target (its base URL, FQDN, trust anchor, timeout)."""
-        settings: dict[str, Any] = {"timeout": target.timeout, **knobs}
-        return cls(
-            base_url=target.base_url,
-            server_name=target.fqdn,
-            trust_anchor=target.trust_anchor,
-            credential=credential,
-            evidence=evidence,
-            **settings,
-        )
 
     def send(
         self,

@@ -29,8 +29,8 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from joserfc.jwk import ECKey, KeyParameters, KeySet
 
 from conformance.errors import ConfigError
+from conformance.files import Invalid, Missing, read_regular_file
 from conformance.peers.pki import TestCA
-from conformance.targets.values import Invalid, Missing, read_regular_file
 
 __all__ = ["HarnessMaterial", "missing_sources"]
 

@@ -38,7 +38,7 @@ from joserfc.errors import JoseError, SecurityWarning
 from joserfc.jwk import ECKey, JWKRegistry, Key, OKPKey, RSAKey
 
 from conformance.errors import PeerError
-from conformance.targets.values import Invalid, read_regular_file
+from conformance.files import Invalid, read_regular_file
 
 __all__ = [
     "ACCESS_TOKEN_TYPE",

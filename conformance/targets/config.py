@@ -32,6 +32,7 @@ from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes
 from joserfc.errors import JoseError
 from joserfc.jwk import JWKRegistry
 
+from conformance import files
 from conformance.errors import ConfigError, PeerError
 from conformance.peers.material import SOURCES as MATERIAL_FILES
 from conformance.peers.material import missing_sources
@@ -164,7 +165,7 @@ class _Table:
     def _check(self, name: str, check: values.Check, value: str) -> None:
         try:
             check(value)
-        except values.Invalid as invalid:
+        except files.Invalid as invalid:
             self.fail(name, invalid.problem, invalid.fix)
 
     @overload
@@ -225,7 +226,7 @@ class _Table:
         path = (self.base / text).resolve()
         try:
             content(self.read(name, path).decode("utf-8"))
-        except values.Invalid as invalid:
+        except files.Invalid as invalid:
             self.fail(name, f"{text!r} {invalid.problem}", invalid.fix)
         except UnicodeDecodeError:
             self.fail(name, f"{text!r} is not a text file", "give it as PEM or JSON, not DER or binary")
@@ -234,11 +235,11 @@ class _Table:
     def read(self, name: str, path: Path) -> bytes:
         """The bytes of the file ``name`` gives (resolved to ``path``): regular files only, size-capped."""
         try:
-            return values.read_regular_file(path)
-        except values.Missing:
+            return files.read_regular_file(path)
+        except files.Missing:
             fix = f"give a path relative to {self.base}, or absolute"
             self.fail(name, f"{self.data[name]!r} does not exist ({path})", fix)
-        except values.Invalid as invalid:
+        except files.Invalid as invalid:
             self.fail(name, f"{self.data[name]!r} {invalid.problem} ({path})", invalid.fix)
 
     def material(self, name: str, *, must_exist: bool) -> Path | None:
@@ -289,9 +290,9 @@ class _Table:
         """The PEM private key file ``name`` gives, decrypted with the passphrase ``passphrase_name`` gives."""
         try:
             return values.private_key(self.read(name, path), passphrase, self.data[name], self.key(passphrase_name))
-        except values.BadPassphrase as bad:
+        except files.BadPassphrase as bad:
             self.fail(passphrase_name, bad.problem, bad.fix)
-        except values.Invalid as invalid:
+        except files.Invalid as invalid:
             self.fail(name, invalid.problem, invalid.fix)
 
     def table(self, name: str, *, required: bool = True) -> _Table:
@@ -327,10 +328,10 @@ def _unique(tables: list[_Table], name: str, values: list[str], fix: str) -> Non
 
 def _read(path: Path) -> dict[str, Any]:
     try:
-        data = values.read_regular_file(path)
-    except values.Missing:
+        data = files.read_regular_file(path)
+    except files.Missing:
         raise ConfigError(path, "(file)", "does not exist", "check the path of the target file") from None
-    except values.Invalid as invalid:
+    except files.Invalid as invalid:
         raise ConfigError(path, "(file)", invalid.problem, invalid.fix) from None
     try:
         return tomllib.loads(data.decode("utf-8"))
@@ -436,7 +437,7 @@ def _check_key_pair(t: _Table, cert: Path, key: Path, passphrase: bytes | None) 
     private = t.private_key("key", key, passphrase, "key_passphrase_env")
     try:
         leaf = values.leaf_certificate(t.read("cert", cert))
-    except values.Invalid as invalid:
+    except files.Invalid as invalid:
         t.fail("cert", f"{t.data['cert']!r} {invalid.problem}", invalid.fix)
     if not values.same_public_key(private, leaf):
         problem = f"{t.data['key']!r} does not match the public key of {t.data['cert']!r}"
@@ -458,7 +459,7 @@ def _requirement_of(role: Role) -> values.Check:
     def check(value: str) -> None:
         if value not in ids:
             listing = "use an ID from conformance/data/requirements.toml"
-            raise values.Invalid(
+            raise files.Invalid(
                 f"{value!r} is not an {role.upper()} requirement ID", values.did_you_mean(value, ids, listing)
             )
 
