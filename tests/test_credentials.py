@@ -65,7 +65,7 @@ def test_vendor_certificates(material: HarnessMaterial, tmp_path: Path) -> None:
     credential = factory.for_eec(vendor)
     assert isinstance(credential, FileCredential)
     assert credential.summary().subject.endswith("CN=eec-0001")
-    with pytest.raises(Inconclusive, match="missing test data: .*client_certs = .vendor."):
+    with pytest.raises(Inconclusive, match=r"missing test data: .*client_certs = .vendor."):
         factory.for_eec(vendor, "expired")
     with pytest.raises(PeerError, match="no cert/key"):
         factory.for_eec(EEC)
