@@ -234,7 +234,7 @@ def _add_report_parser(sub: Any) -> None:
     from conformance.reporting import commands
 
     report = sub.add_parser("report", help="reports drawn from a results.json: html, junit, diff, allure")
-    kinds = report.add_subparsers(dest="report_command", required=True)
+    kinds = report.add_subparsers(dest="report_command", required=True, metavar="{html,junit,diff,allure}")
     html = kinds.add_parser("html", help="the compliance report: one self-contained HTML file")
     html.add_argument("results", type=Path, metavar="RESULTS.json")
     html.add_argument("-o", "--output", default=None, metavar="FILE", help="default: report.html beside RESULTS.json")
@@ -259,7 +259,7 @@ def _add_report_parser(sub: Any) -> None:
 def build_parser() -> argparse.ArgumentParser:
     parser = OneLineParser(prog="conformance", description="TS 33.558 6.2/6.3 conformance harness")
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
-    sub = parser.add_subparsers(dest="command", required=True)
+    sub = parser.add_subparsers(dest="command", required=True, metavar="{run,list,report,reference,pki}")
 
     run = sub.add_parser("run", help="run the conformance suites against one or more targets")
     run.add_argument("--target", action="append", required=True, metavar="FILE|reference")

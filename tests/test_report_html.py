@@ -148,12 +148,19 @@ def test_counts_that_disagree_with_the_cases_are_flagged() -> None:
     assert "counts.cases.PASS is 14, but the record lists 9" in text
 
 
+def not_covered(clause: str) -> int:
+    """Catalogue IDs of ``clause`` the fixture record says nothing of, or says are not covered."""
+    rows = {row["id"]: row for row in record()["coverage"]}
+    ids = [rid for rid, r in catalogue().items() if r.clause == clause]
+    return sum(rid not in rows or rows[rid]["state"] == "not-covered" for rid in ids)
+
+
 def test_chart_is_inline_svg_of_verdicts_per_clause(page: str) -> None:
     svg = page[page.index('<svg class="chart"') : page.index("</svg>")]
     titles = re.findall(r"<title>([^<]+)</title>", svg)
     assert "6.2 requirements: 1 FAIL" in titles
     assert "6.3 requirements: 1 FAIL" in titles
-    assert "6.2 requirements: 16 not covered" in titles
+    assert f"6.2 requirements: {not_covered('6.2')} not covered" in titles
     assert "6.3 requirements: 3 not selected" in titles
     assert "6.2 cases: 1 INCONCLUSIVE" in titles
     assert "6.3 cases: 1 ERROR" in titles
@@ -174,7 +181,7 @@ def test_every_catalogue_requirement_is_listed_by_clause_with_its_tests(page: st
         assert clause == row["clause"]
         assert key == (row["verdict"] or row["state"]) if row["state"] != "not-covered" else key == "not-covered"
     assert section.index('id="clause-6.2"') < section.index('id="clause-6.3"')
-    assert "25 requirements:" in section
+    assert f"{sum(r.clause == '6.2' for r in catalogue().values())} requirements:" in section
     # the FAILed requirement links to its case, with the verdict that case gave it
     html_row = section[section.index('id="req-EES-TOK-05"') :]
     html_row = html_row[: html_row.index("</tr>")]
