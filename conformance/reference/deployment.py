@@ -10,6 +10,7 @@ server CA, the ECS key set, and the harness material the servers were provisione
 from __future__ import annotations
 
 import json
+import ssl
 import threading
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -182,6 +183,11 @@ class ReferenceDeployment:
 
 def _server_tls(ca: TestCA, material: HarnessMaterial, fqdn: str, behaviour: TlsBehaviour) -> ServerTls:
     leaf = ca.issue_server_cert(fqdn, "127.0.0.1")
+    legacy = (
+        ca.issue_server_cert(behaviour.legacy_certificate_for, key_type="rsa")
+        if behaviour.legacy_certificate_for
+        else None
+    )
     client_cas = [material.ca.cert_pem.bytes()]
     if behaviour.trust_rogue_ca:
         client_cas += [material.rogue_ca.cert_pem.bytes(), material.stranger_ca.cert_pem.bytes()]
@@ -191,4 +197,8 @@ def _server_tls(ca: TestCA, material: HarnessMaterial, fqdn: str, behaviour: Tls
         client_cas_pem=client_cas,
         client_auth=behaviour.client_auth,
         check_time=behaviour.check_time,
+        check_usage=behaviour.checks_key_usage,
+        minimum_version=ssl.TLSVersion.TLSv1 if behaviour.accepts_old_tls else ssl.TLSVersion.TLSv1_2,
+        legacy_cert_chain_pem=b"".join(pem.bytes() for pem in legacy.cert_chain_pems) if legacy else None,
+        legacy_key_pem=legacy.private_key_pem.bytes() if legacy else None,
     )
