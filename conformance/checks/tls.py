@@ -110,7 +110,7 @@ def modern_versions(attempts: dict[str, TlsFacts], *, fqdn: str) -> None:
     """
     rejected = {v: f for v, f in attempts.items() if f.outcome == ConnectionOutcome.SERVER_CERT_REJECTED}
     if rejected:
-        version, facts = next(iter(rejected.items()))
+        version = next(iter(rejected))
         raise CheckFailed(
             title=f"Over {version} the server certificate does not chain to the declared trust anchor "
             f"or does not name {fqdn}",
