@@ -456,12 +456,28 @@ class EcsUnderTest(TargetUnderTest):
     def _tokens_in_response(self, exchange: HttpExchange) -> dict[str, str]:
         delivery = self.config.token_delivery
         assert delivery is not None
+        pointed = {ees.ees_id for ees in self.config.candidate_ees if ees.token_pointer}
         found: dict[str, str] = {}
         for ees_id, value in edge_apis.tokens_in_response(self.config, exchange.response_json).items():
-            found[ees_id] = self._compact(value, f"ednCnfgInfo[].eess[{ees_id}].{delivery.member}")
+            if ees_id not in pointed:
+                found[ees_id] = self._compact(value, f"ednCnfgInfo[].eess[{ees_id}].{delivery.member}")
+        for index, ees in enumerate(self.config.candidate_ees):
+            if ees.token_pointer is None:
+                continue
+            key = f"ecs.candidate_ees[{index}].token_pointer"
+            try:
+                value = edge_apis.resolve_pointer(exchange.response_json, ees.token_pointer)
+            except LookupError as err:
+                raise ConfigError(
+                    self.config.file,
+                    key,
+                    f"{ees.token_pointer!r} does not resolve in the provisioning response ({err})",
+                    "point it at where the ECS puts the token of this EES (RFC 6901), or remove it",
+                ) from None
+            found[ees.ees_id] = self._compact(value, ees.token_pointer, key=key)
         return found
 
-    def _compact(self, value: Any, where: str) -> str:
+    def _compact(self, value: Any, where: str, *, key: str = "ecs.token_delivery.member") -> str:
         """A token as delivered: a compact JWS string, or an object holding one as ``access_token``."""
         if isinstance(value, dict) and isinstance(value.get("access_token"), str):
             return str(value["access_token"])
@@ -469,7 +485,7 @@ class EcsUnderTest(TargetUnderTest):
             return value
         raise ConfigError(
             self.config.file,
-            "ecs.token_delivery.member",
+            key,
             f"the value at {where} is {type(value).__name__}, not a token string or an object with access_token",
             "point member at the token string itself",
         )

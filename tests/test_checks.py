@@ -187,3 +187,20 @@ def test_modern_versions_judge_the_server_certificate() -> None:
         tls.modern_versions({"TLSv1.2": refused, "TLSv1.3": refused}, fqdn="ecs.example.test")
     with pytest.raises(Inconclusive):
         tls.modern_versions({"TLSv1.2": _facts(O.TIMEOUT), "TLSv1.3": refused}, fqdn="ecs.example.test")
+
+
+def test_json_pointer_resolution() -> None:
+    from conformance.targets.edge_apis import resolve_pointer
+
+    doc = {"a": [{"b/c": 1, "~d": 2}], "": 3}
+    assert resolve_pointer(doc, "/a/0/b~1c") == 1
+    assert resolve_pointer(doc, "/a/0/~0d") == 2
+    assert resolve_pointer(doc, "/") == 3
+    for bad, why in [
+        ("/a/1", "no index '1'"),
+        ("/a/01", "no index '01'"),
+        ("/x", "no member 'x'"),
+        ("/a/0/b~1c/z", "int"),
+    ]:
+        with pytest.raises(LookupError, match=why):
+            resolve_pointer(doc, bad)

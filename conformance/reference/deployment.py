@@ -13,7 +13,7 @@ import json
 import ssl
 import threading
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -135,7 +135,7 @@ class ReferenceDeployment:
             TargetConfig(
                 file=self.directory / "reference-ecs.toml",
                 name="reference-ecs",
-                **ecs_common,
+                **{**ecs_common, "candidate_ees": _pointed(ecs_common["candidate_ees"])},
                 token_delivery=TokenDelivery(binding="response", member="accessToken"),
                 token_keys=TokenKeys(jwks_file=self.directory / "ecs-jwks.json"),
             ),
@@ -179,6 +179,13 @@ class ReferenceDeployment:
         self._stopped.set()
         for server in reversed(self.servers):
             server.stop()
+
+
+def _pointed(candidates: tuple[CandidateEes, ...]) -> tuple[CandidateEes, ...]:
+    """The last candidate's token declared by a JSON Pointer (RFC 6901), the others by member name."""
+    last = len(candidates) - 1
+    pointer = f"/ednCnfgInfo/0/eess/{last}/accessToken"
+    return tuple(replace(c, token_pointer=pointer) if i == last else c for i, c in enumerate(candidates))
 
 
 def _server_tls(ca: TestCA, material: HarnessMaterial, fqdn: str, behaviour: TlsBehaviour) -> ServerTls:
