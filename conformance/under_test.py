@@ -520,7 +520,7 @@ class EcsUnderTest(TargetUnderTest):
             return self.eec(role)
         self.evidence.note("endpoint", f"{url}: SNI and certificate name {server_name}, trust anchor {anchor.name}")
         return FakeEEC(
-            base_url=f"{httpx.URL(url).scheme}://{_origin(url)}",
+            base_url=urllib.parse.urlsplit(url)._replace(path="", query="", fragment="").geturl(),
             server_name=server_name,
             trust_anchor=anchor,
             credential=self.peers.credentials.for_eec(self.identity(role), "valid"),
@@ -559,6 +559,10 @@ class EcsUnderTest(TargetUnderTest):
             try:
                 value = edge_apis.resolve_pointer(exchange.response_json, ees.token_pointer)
             except LookupError as err:
+                if not any(
+                    str(info.get("eesId")) == ees.ees_id for info in edge_apis.ees_infos(exchange.response_json)
+                ):
+                    continue  # the ECS offered no such EES at all: no token, the target's business (ECS-TOK-01)
                 raise ConfigError(
                     self.config.file,
                     key,
