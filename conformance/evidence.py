@@ -19,6 +19,8 @@ MAX_BODY_CHARS = 4096
 """Bodies are truncated to this many characters in evidence; memory stays bounded."""
 
 _JWT_LIKE = re.compile(r"eyJ[A-Za-z0-9_-]*\.[A-Za-z0-9_-]*\.[A-Za-z0-9_-]*")
+_FORM_SECRET = re.compile(r"(?i)(?<![^&?\s])(access_token|client_secret|password|refresh_token)=([^&\s]+)")
+"""A secret in an ``application/x-www-form-urlencoded`` body or a query string."""
 _SECRET_KEYS = frozenset({"access_token", "accesstoken", "client_secret", "password", "refresh_token"})
 
 
@@ -190,7 +192,15 @@ def redact_token(token: str) -> str:
 
 def redact_text(text: str) -> str:
     """Redact every JWT-looking string in a header value or body."""
+    text = _FORM_SECRET.sub(_redact_form_secret, text)
     return _JWT_LIKE.sub(lambda m: redact_token(m.group(0)), text)
+
+
+def _redact_form_secret(match: re.Match[str]) -> str:
+    name, value = match.group(1), match.group(2)
+    if name.lower() in ("client_secret", "password"):  # nothing of a password is worth showing
+        return f"{name}=…[redacted {len(value)} chars]"
+    return f"{name}={redact_token(value)}"
 
 
 def redact_json(value: Any) -> Any:

@@ -16,11 +16,19 @@ from __future__ import annotations
 import email.utils
 import hashlib
 import json
+import os
 import ssl
 import time
+import urllib.parse
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
+
+import httpx
+from authlib.oauth2.auth import ClientAuth as OAuthClientAuth
+from authlib.oauth2.rfc6749 import OAuth2Token
+from authlib.oauth2.rfc6749.parameters import prepare_token_request
 
 from conformance.errors import CheckFailed, ConfigError, Inconclusive, NotApplicable
 from conformance.evidence import EvidenceLog, HttpExchange, TokenFacts
@@ -29,7 +37,15 @@ from conformance.peers.eec import ContextCache, FakeEEC, WireCounter
 from conformance.peers.material import HarnessMaterial
 from conformance.peers.token_issuer import TokenIssuer
 from conformance.targets import edge_apis
-from conformance.targets.model import ALPN_IDS, CandidateEes, EecIdentity, EecRole, HttpVersion, TargetConfig
+from conformance.targets.model import (
+    ALPN_IDS,
+    CandidateEes,
+    EecIdentity,
+    EecRole,
+    HttpVersion,
+    TargetConfig,
+    TokenDelivery,
+)
 from conformance.tokens import JwksError, load_jwks, token_facts, verify_signature
 
 __all__ = [
@@ -386,7 +402,9 @@ class EcsUnderTest(TargetUnderTest):
             self.evidence.note("token keys", f"declared key set file {declared.jwks_file.name}: {_kids(document)}")
         else:
             assert declared.jwks_url is not None
-            exchange = self.eec().send("GET", declared.jwks_url, label="the ECS's published key set (jwks_url)")
+            exchange = self._eec_at(declared.jwks_url, "authorized").send(
+                "GET", declared.jwks_url, label="the ECS's published key set (jwks_url)"
+            )
             document = exchange.response_json
             try:
                 if exchange.status != 200:
@@ -423,22 +441,95 @@ class EcsUnderTest(TargetUnderTest):
         grant_type: str = "client_credentials",
         label: str = "",
     ) -> HttpExchange:
-        """One token-endpoint request (RFC 6749 4.4) by ``role`` for ``ees``: ``resource`` (RFC 8707)
-        ``https://<fqdn>``, ``scope`` its service names, ``client_id`` the EEC ID (tls_client_auth)."""
+        """One token-endpoint request (RFC 6749 4.4) by ``role`` for ``ees``, built with authlib.
+
+        The EES is named as declared (``ecs.token_delivery.select``): ``resource`` (RFC 8707,
+        ``https://<fqdn>``, the default), ``audience`` (its FQDN) or ``scope`` alone; ``scope`` is
+        always its service names. The client authenticates as declared: ``tls_client_auth``
+        (RFC 8705: ``client_id`` in the body, the certificate in TLS), ``client_secret_basic`` or
+        ``client_secret_post`` (RFC 6749 2.3.1). The request goes over the fake EEC of ``role``
+        (its certificate, this case's ALPN, timeouts, bounded reads, recorded as evidence), with
+        SNI and certificate verification for the token endpoint's own host.
+        """
         delivery = self.config.token_delivery
         if delivery is None or delivery.token_url is None:
             raise NotApplicable(f"target {self.name} declares no token endpoint (ecs.token_delivery.token_url)")
-        eec = self.identity(role)
-        return self.eec(role).send(
+        params: dict[str, str] = {"scope": " ".join(ees.service_names)}
+        if delivery.select == "resource":
+            params["resource"] = f"https://{ees.fqdn}"
+        elif delivery.select == "audience":
+            params["audience"] = ees.fqdn
+        if grant_type == "client_credentials":
+            body = prepare_token_request(grant_type, **params)
+        else:  # a deliberately wrong grant: authlib would insist on that grant's own parameters
+            body = urllib.parse.urlencode({"grant_type": grant_type, **params})
+        client_id = delivery.client_id or self.identity(role).eec_id
+        method = "none" if delivery.client_auth == "tls_client_auth" else delivery.client_auth
+        auth = OAuthClientAuth(client_id, self._client_secret(delivery), method)
+        headers = {"Content-Type": "application/x-www-form-urlencoded", "Accept": "application/json"}
+        url, headers, body = auth.prepare("POST", delivery.token_url, headers, body)
+        return self._eec_at(url, role).send(
             "POST",
-            delivery.token_url,
-            form={
-                "grant_type": grant_type,
-                "client_id": eec.eec_id,
-                "scope": " ".join(ees.service_names),
-                "resource": f"https://{ees.fqdn}",
-            },
+            url,
+            content=body.encode("ascii"),
+            headers=dict(headers),
             label=label or f"token request for {ees.ees_id} (RFC 6749 4.4, grant_type={grant_type})",
+        )
+
+    def _client_secret(self, delivery: TokenDelivery) -> str | None:
+        if delivery.client_auth == "tls_client_auth":
+            return None
+        name = delivery.client_secret_env
+        secret = os.environ.get(name) if name else None
+        if not secret:
+            raise ConfigError(
+                self.config.file,
+                "ecs.token_delivery.client_secret_env",
+                f"the environment variable {name!r} is not set or empty",
+                f"export {name} with the client secret of the EEC's OAuth client",
+            )
+        return secret
+
+    def server_name_for(self, url: str) -> tuple[str, Path]:
+        """SNI / certificate name and trust anchor for an endpoint at ``url`` (token or JWKS URL).
+
+        At ``base_url``'s host and port: the target's FQDN and trust anchor. At the token
+        endpoint's host and port: ``ecs.token_delivery.server_name`` / ``trust_anchor`` when
+        declared. Elsewhere, and by default: the URL's own host and the target's trust anchor.
+        """
+        delivery = self.config.token_delivery
+        where = _origin(url)
+        if where == _origin(self.config.base_url) and not (
+            delivery is not None
+            and delivery.token_url
+            and _origin(delivery.token_url) == where
+            and delivery.server_name
+        ):
+            return self.config.fqdn, self.config.trust_anchor
+        if delivery is not None and delivery.token_url and _origin(delivery.token_url) == where:
+            return (
+                delivery.server_name or httpx.URL(url).host,
+                delivery.trust_anchor or self.config.trust_anchor,
+            )
+        return httpx.URL(url).host, self.config.trust_anchor
+
+    def _eec_at(self, url: str, role: EecRole) -> FakeEEC:
+        """The fake EEC of ``role`` aimed at another endpoint than ``base_url`` (its own name and anchor)."""
+        server_name, anchor = self.server_name_for(url)
+        if (server_name, anchor) == (self.config.fqdn, self.config.trust_anchor):
+            return self.eec(role)
+        self.evidence.note("endpoint", f"{url}: SNI and certificate name {server_name}, trust anchor {anchor.name}")
+        return FakeEEC(
+            base_url=urllib.parse.urlsplit(url)._replace(path="", query="", fragment="").geturl(),
+            server_name=server_name,
+            trust_anchor=anchor,
+            credential=self.peers.credentials.for_eec(self.identity(role), "valid"),
+            evidence=self.evidence,
+            timeout=self.config.timeout,
+            alpn=(ALPN_IDS[self.transport],),
+            label=f"EEC {role}, valid certificate, HTTP/{self.transport}, at {server_name}",
+            counter=self.peers.counter,
+            contexts=self.peers.contexts,
         )
 
     def _issued_compact(self, exchange: HttpExchange, role: EecRole) -> dict[str, str]:
@@ -456,12 +547,32 @@ class EcsUnderTest(TargetUnderTest):
     def _tokens_in_response(self, exchange: HttpExchange) -> dict[str, str]:
         delivery = self.config.token_delivery
         assert delivery is not None
+        pointed = {ees.ees_id for ees in self.config.candidate_ees if ees.token_pointer}
         found: dict[str, str] = {}
         for ees_id, value in edge_apis.tokens_in_response(self.config, exchange.response_json).items():
-            found[ees_id] = self._compact(value, f"ednCnfgInfo[].eess[{ees_id}].{delivery.member}")
+            if ees_id not in pointed:
+                found[ees_id] = self._compact(value, f"ednCnfgInfo[].eess[{ees_id}].{delivery.member}")
+        for index, ees in enumerate(self.config.candidate_ees):
+            if ees.token_pointer is None:
+                continue
+            key = f"ecs.candidate_ees[{index}].token_pointer"
+            try:
+                value = edge_apis.resolve_pointer(exchange.response_json, ees.token_pointer)
+            except LookupError as err:
+                if not any(
+                    str(info.get("eesId")) == ees.ees_id for info in edge_apis.ees_infos(exchange.response_json)
+                ):
+                    continue  # the ECS offered no such EES at all: no token, the target's business (ECS-TOK-01)
+                raise ConfigError(
+                    self.config.file,
+                    key,
+                    f"{ees.token_pointer!r} does not resolve in the provisioning response ({err})",
+                    "point it at where the ECS puts the token of this EES (RFC 6901), or remove it",
+                ) from None
+            found[ees.ees_id] = self._compact(value, ees.token_pointer, key=key)
         return found
 
-    def _compact(self, value: Any, where: str) -> str:
+    def _compact(self, value: Any, where: str, *, key: str = "ecs.token_delivery.member") -> str:
         """A token as delivered: a compact JWS string, or an object holding one as ``access_token``."""
         if isinstance(value, dict) and isinstance(value.get("access_token"), str):
             return str(value["access_token"])
@@ -469,7 +580,7 @@ class EcsUnderTest(TargetUnderTest):
             return value
         raise ConfigError(
             self.config.file,
-            "ecs.token_delivery.member",
+            key,
             f"the value at {where} is {type(value).__name__}, not a token string or an object with access_token",
             "point member at the token string itself",
         )
@@ -479,6 +590,8 @@ class EcsUnderTest(TargetUnderTest):
         for ees in self.candidates("token"):
             exchange = self.request_token(ees, role=role)
             body = exchange.response_json
+            if exchange.status == 200 and isinstance(body, dict) and "error" not in body:
+                body = OAuth2Token.from_dict(body)  # RFC 6749 5.1, as authlib's OAuth2Client reads it
             if exchange.status != 200 or not isinstance(body, dict) or "access_token" not in body:
                 raise CheckFailed(
                     title=f"The token endpoint issued no access token for {ees.ees_id} to the authorized EEC",
@@ -488,6 +601,12 @@ class EcsUnderTest(TargetUnderTest):
                 )
             found[ees.ees_id] = self._compact(body, f"the token response for {ees.ees_id}")
         return found
+
+
+def _origin(url: str) -> str:
+    """``host:port`` of an https URL (port 443 when absent), lower-cased."""
+    parsed = httpx.URL(url)
+    return f"{parsed.host.lower()}:{parsed.port or 443}"
 
 
 def _kids(document: Any) -> str:

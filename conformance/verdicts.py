@@ -145,7 +145,6 @@ def _one(
     return RequirementVerdict(rid, level, verdict, message, deviation, stale)
 
 
-
 def _text(exc: BaseException | None) -> str:
     if exc is None:
         return ""

@@ -9,7 +9,7 @@ from conformance.checks import http, tls, tokens
 from conformance.checks.schema import EXAMPLE_EEC_REGISTRATION, EXAMPLE_SERV_PROV_RESP
 from conformance.errors import CheckFailed, Inconclusive, ShapeViolation
 from conformance.evidence import ConnectionOutcome as O
-from conformance.evidence import HttpExchange
+from conformance.evidence import HttpExchange, TlsFacts
 
 
 def test_refused_in_handshake_holds_on_a_certificate_alert() -> None:
@@ -169,3 +169,44 @@ def test_checks_export_exactly_their_modules() -> None:
         module = getattr(checks, name)
         assert module.__all__, f"conformance.checks.{name} declares no __all__"
         assert all(hasattr(module, member) for member in module.__all__), f"{name}.__all__ names what it lacks"
+
+
+def _facts(outcome: O, version: str | None = None, alert: str | None = None) -> TlsFacts:
+    return TlsFacts(outcome, "ecs.example.test", version=version, alert=alert, detail="d")
+
+
+def test_old_version_refused() -> None:
+    tls.old_version_refused(_facts(O.REFUSED_WITH_ALERT, alert="TLSV1_ALERT_PROTOCOL_VERSION"), offered="TLSv1")
+    tls.old_version_refused(_facts(O.CLOSED_WITHOUT_ALERT), offered="TLSv1.1")
+    with pytest.raises(CheckFailed, match="negotiated TLSv1"):
+        tls.old_version_refused(_facts(O.ESTABLISHED, "TLSv1"), offered="TLSv1")
+    with pytest.raises(Inconclusive):
+        tls.old_version_refused(_facts(O.TIMEOUT), offered="TLSv1")
+
+
+def test_modern_versions_judge_the_server_certificate() -> None:
+    up, refused = _facts(O.ESTABLISHED, "TLSv1.3"), _facts(O.REFUSED_WITH_ALERT, alert="X_ALERT_PROTOCOL_VERSION")
+    tls.modern_versions({"TLSv1.2": refused, "TLSv1.3": up}, fqdn="ecs.example.test")
+    with pytest.raises(CheckFailed, match=r"does not name ecs\.example\.test"):
+        tls.modern_versions({"TLSv1.2": _facts(O.SERVER_CERT_REJECTED), "TLSv1.3": up}, fqdn="ecs.example.test")
+    with pytest.raises(CheckFailed, match="neither"):
+        tls.modern_versions({"TLSv1.2": refused, "TLSv1.3": refused}, fqdn="ecs.example.test")
+    with pytest.raises(Inconclusive):
+        tls.modern_versions({"TLSv1.2": _facts(O.TIMEOUT), "TLSv1.3": refused}, fqdn="ecs.example.test")
+
+
+def test_json_pointer_resolution() -> None:
+    from conformance.targets.edge_apis import resolve_pointer
+
+    doc = {"a": [{"b/c": 1, "~d": 2}], "": 3}
+    assert resolve_pointer(doc, "/a/0/b~1c") == 1
+    assert resolve_pointer(doc, "/a/0/~0d") == 2
+    assert resolve_pointer(doc, "/") == 3
+    for bad, why in [
+        ("/a/1", "no index '1'"),
+        ("/a/01", "no index '01'"),
+        ("/x", "no member 'x'"),
+        ("/a/0/b~1c/z", "int"),
+    ]:
+        with pytest.raises(LookupError, match=why):
+            resolve_pointer(doc, bad)

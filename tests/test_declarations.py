@@ -164,3 +164,19 @@ def test_a_token_of_another_form_than_declared_is_the_declarations_error(tmp_pat
     assert set(run.verdicts().values()) == {"ERROR"}
     assert "ecs.token_delivery.member" in run.output
     assert "not a token string" in run.output
+
+
+def test_a_token_pointer_that_does_not_resolve_is_the_declarations_error(tmp_path: Path) -> None:
+    """A JSON Pointer (RFC 6901) the provisioning response does not have is an ERROR naming the key."""
+    deployment = ReferenceDeployment.start(tmp_path / "reference")
+    try:
+        ecs = next(p for p in deployment.target_files if p.name == "reference-ecs.toml")
+        text = ecs.read_text("utf-8").replace("/ednCnfgInfo/0/eess/2/accessToken", "/ednCnfgInfo/0/eess/7/accessToken")
+        ecs.write_text(text, "utf-8")
+        run = conformance("run", "--target", ecs, "--req", "ECS-TOK-06", out=tmp_path / "out")
+    finally:
+        deployment.stop()
+    assert run.status == 2, run.output
+    assert set(run.verdicts().values()) == {"ERROR"}
+    assert "ecs.candidate_ees[2].token_pointer" in run.output
+    assert "no index '7'" in run.output

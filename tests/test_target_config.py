@@ -309,6 +309,27 @@ def test_token_endpoint_binding_and_jwks_url(write: Write) -> None:
     assert config.token_keys == TokenKeys(jwks_url="https://ecs.example.test/jwks")
 
 
+def test_token_endpoint_client_and_pointer_keys(write: Write) -> None:
+    text = changed(
+        ECS,
+        'binding = "response"',
+        'binding = "token-endpoint"\ntoken_url = "https://as.example.test:9443/t"\nclient_auth = "client_secret_basic"'
+        '\nclient_id = "c1"\nclient_secret_env = "AS_SECRET"\nselect = "audience"\nserver_name = "as.example.test"',
+    )
+    delivery = load_target(write(text)).token_delivery
+    assert delivery is not None
+    assert (delivery.client_auth, delivery.client_id, delivery.client_secret_env) == (
+        "client_secret_basic",
+        "c1",
+        "AS_SECRET",
+    )
+    assert (delivery.select, delivery.server_name, delivery.trust_anchor) == ("audience", "as.example.test", None)
+    pointed = changed(
+        ECS, 'authorization = "token"', 'authorization = "token"\ntoken_pointer = "/ednCnfgInfo/0/eess/0/a~1b"'
+    )
+    assert load_target(write(pointed)).candidate_ees[0].token_pointer == "/ednCnfgInfo/0/eess/0/a~1b"
+
+
 # --- every problem, one line each ----------------------------------------------------------------
 
 ONE_EEC = '[[eec]]\nrole = "authorized"\neec_id = "eec-1"\ngpsi = "msisdn-491700000001"\n'
@@ -461,6 +482,19 @@ CASES = [
      "ecs.token_delivery.token_url", 'not allowed here (binding = "response" does not use it)'),
     (ECS, 'binding = "response"', 'binding = "response"\nmember = "ext..token"', "ecs.token_delivery.member",
      "is not a dotted member path"),
+    (ECS, 'binding = "response"', 'binding = "token-endpoint"\ntoken_url = "https://x.test/t"\n'
+     'client_auth = "client_secret_post"', "ecs.token_delivery.client_secret_env",
+     'missing (required when client_auth = "client_secret_post")'),
+    (ECS, 'binding = "response"', 'binding = "token-endpoint"\ntoken_url = "https://x.test/t"\n'
+     'client_secret_env = "S"', "ecs.token_delivery.client_secret_env", "not allowed here"),
+    (ECS, 'binding = "response"', 'binding = "token-endpoint"\ntoken_url = "https://x.test/t"\nselect = "aud"',
+     "ecs.token_delivery.select", '"resource", "scope", "audience"'),
+    (ECS, 'binding = "response"', 'binding = "response"\nselect = "scope"', "ecs.token_delivery.select",
+     'not allowed here (binding = "response" does not use it)'),
+    (ECS, 'authorization = "token"', 'authorization = "token"\ntoken_pointer = "eess/0"',
+     "ecs.candidate_ees[0].token_pointer", "is not a JSON Pointer (RFC 6901)"),
+    (ECS, 'authorization = "token"', 'authorization = "token"\ntoken_pointer = "/a/~2"',
+     "ecs.candidate_ees[0].token_pointer", "is not a JSON Pointer (RFC 6901)"),
     (ECS, 'jwks_file = "jwks.json"', "", "ecs.token_keys", "needs exactly one of jwks_file and jwks_url"),
     (ECS, 'jwks_file = "jwks.json"', 'jwks_file = "jwks.json"\njwks_url = "https://x.test/k"',
      "ecs.token_keys",

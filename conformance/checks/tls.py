@@ -10,9 +10,9 @@ control over the same transport runs right after the case and must succeed.
 from __future__ import annotations
 
 from conformance.errors import CheckFailed, Inconclusive, ShapeViolation
-from conformance.evidence import ConnectionOutcome, HttpExchange
+from conformance.evidence import ConnectionOutcome, HttpExchange, TlsFacts
 
-__all__ = ["CERTIFICATE_ALERTS", "refused_in_handshake"]
+__all__ = ["CERTIFICATE_ALERTS", "modern_versions", "old_version_refused", "refused_in_handshake"]
 
 CERTIFICATE_ALERTS = frozenset(
     {
@@ -80,3 +80,50 @@ def refused_in_handshake(exchange: HttpExchange, *, presented: str) -> None:
     if tls.outcome in _NO_VERDICT:
         raise Inconclusive(f"could not observe the handshake: {tls.outcome} ({tls.detail})")
     raise Inconclusive(f"unexpected connection outcome {tls.outcome} ({tls.detail})")  # pragma: no cover
+
+
+def old_version_refused(facts: TlsFacts, *, offered: str) -> None:
+    """A handshake offering only ``offered`` (TLS 1.0 or 1.1) did not come up (TS 33.210 6.2).
+
+    Any refusal counts (a ``protocol_version`` alert, another alert, a close): the outcome is
+    that no session at that version exists. :class:`CheckFailed` when one came up;
+    :class:`Inconclusive` when the handshake could not be observed at all.
+    """
+    if facts.outcome == ConnectionOutcome.ESTABLISHED or facts.version == offered:
+        raise CheckFailed(
+            title=f"The server negotiated {facts.version or offered} with an EEC offering only {offered}",
+            expected=f"{offered} refused: TLS 1.2 or 1.3 only (TS 33.210 6.2)",
+            actual=f"handshake completed ({facts.version}, {facts.cipher})",
+        )
+    if facts.refused or facts.outcome == ConnectionOutcome.SERVER_CERT_REJECTED:
+        return  # no session at that version; a rejected server certificate is judged with 1.2/1.3
+    raise Inconclusive(f"could not observe a {offered} handshake: {facts.outcome} ({facts.detail})")
+
+
+def modern_versions(attempts: dict[str, TlsFacts], *, fqdn: str) -> None:
+    """TLS 1.2 and 1.3 were both tried: at least one comes up, and every one that reaches the
+    server certificate finds it chaining to the declared trust anchor and naming ``fqdn``.
+
+    A server certificate the harness rejects is the target's FAIL (the declared anchor and FQDN
+    are what an EEC has); a server that speaks neither version is a FAIL too; a network failure
+    is :class:`Inconclusive`.
+    """
+    rejected = {v: f for v, f in attempts.items() if f.outcome == ConnectionOutcome.SERVER_CERT_REJECTED}
+    if rejected:
+        version = next(iter(rejected))
+        raise CheckFailed(
+            title=f"Over {version} the server certificate does not chain to the declared trust anchor "
+            f"or does not name {fqdn}",
+            expected=f"a certificate chain to the declared trust anchor, for {fqdn}",
+            actual="; ".join(f"{v}: {f.detail}" for v, f in rejected.items()),
+        )
+    up = [v for v, f in attempts.items() if f.outcome == ConnectionOutcome.ESTABLISHED]
+    if up:
+        return
+    if all(f.refused for f in attempts.values()):
+        raise CheckFailed(
+            title="The server negotiated neither TLS 1.2 nor TLS 1.3",
+            expected="TLS 1.2 or 1.3 (TS 33.210 6.2)",
+            actual="; ".join(f"{v}: {f.outcome} {f.alert or ''} {f.detail}" for v, f in attempts.items()),
+        )
+    raise Inconclusive("; ".join(f"{v}: {f.outcome} ({f.detail})" for v, f in attempts.items()))

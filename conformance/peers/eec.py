@@ -24,6 +24,7 @@ import socket
 import ssl
 import threading
 import time
+import warnings
 from contextlib import suppress
 from pathlib import Path
 from typing import Any, Protocol
@@ -55,7 +56,6 @@ _NETWORK_ERRORS = (httpx.RequestError, OSError)
 _AUTH_HEADERS = frozenset({"authorization", "proxy-authorization"})
 _DEFAULT_HEADERS = {"accept-encoding": "identity", "user-agent": "ts33558-conformance-eec"}
 """``identity``: a compressed body could inflate past ``max_body_bytes`` inside one chunk."""
-
 
 
 class WireCounter:
@@ -386,7 +386,12 @@ def _client_context(
     except (OSError, ValueError) as exc:
         raise PeerError(f"cannot use trust anchor {source}: {exc}") from exc
     if tls_version is not None:
-        context.minimum_version = context.maximum_version = tls_version
+        with warnings.catch_warnings():  # ssl.TLSVersion.TLSv1/TLSv1_1 are deprecated: offering them is the point
+            warnings.simplefilter("ignore", DeprecationWarning)
+            context.minimum_version = context.maximum_version = tls_version
+        if tls_version < ssl.TLSVersion.TLSv1_2:
+            # OpenSSL 3 offers TLS 1.0/1.1 (and their CBC suites, SHA-1 signatures) only at level 0.
+            context.set_ciphers("DEFAULT:@SECLEVEL=0")
     if credential is not None:
         try:
             credential.configure_cert(context)

@@ -174,7 +174,9 @@ class TestCA:
         twin = _self_signed_ca(real.subject, key, real.not_valid_before_utc, real.not_valid_after_utc, key_id)
         return TestCA(twin, key)
 
-    def issue_server_cert(self, *hostnames_or_ips: str, not_after: datetime | None = None) -> LeafCert:
+    def issue_server_cert(
+        self, *hostnames_or_ips: str, not_after: datetime | None = None, key_type: KeyType = "ec"
+    ) -> LeafCert:
         """A server certificate for DNS names and IP addresses, issued by trustme.
 
         trustme sets the CN to the first identity and the extended key usage to serverAuth,
@@ -184,6 +186,7 @@ class TestCA:
         Args:
           hostnames_or_ips: The subjectAltName entries (``"ecs.example.test"``, ``"127.0.0.1"``).
           not_after: The expiry; by default a year from now.
+          key_type: ``"ec"`` (P-256) or ``"rsa"`` (2048 bits).
         """
         if not hostnames_or_ips:
             raise ValueError("a server certificate needs at least one hostname or IP address")
@@ -196,6 +199,7 @@ class TestCA:
             organization_name=self.organization,
             not_before=not_before,
             not_after=not_after,
+            key_type=trustme.KeyType.RSA if key_type == "rsa" else trustme.KeyType.ECDSA,
         )
         return LeafCert(issued.private_key_pem.bytes(), [pem.bytes() for pem in issued.cert_chain_pems])
 

@@ -10,9 +10,10 @@ server CA, the ECS key set, and the harness material the servers were provisione
 from __future__ import annotations
 
 import json
+import ssl
 import threading
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -134,7 +135,7 @@ class ReferenceDeployment:
             TargetConfig(
                 file=self.directory / "reference-ecs.toml",
                 name="reference-ecs",
-                **ecs_common,
+                **{**ecs_common, "candidate_ees": _pointed(ecs_common["candidate_ees"])},
                 token_delivery=TokenDelivery(binding="response", member="accessToken"),
                 token_keys=TokenKeys(jwks_file=self.directory / "ecs-jwks.json"),
             ),
@@ -180,8 +181,20 @@ class ReferenceDeployment:
             server.stop()
 
 
+def _pointed(candidates: tuple[CandidateEes, ...]) -> tuple[CandidateEes, ...]:
+    """The last candidate's token declared by a JSON Pointer (RFC 6901), the others by member name."""
+    last = len(candidates) - 1
+    pointer = f"/ednCnfgInfo/0/eess/{last}/accessToken"
+    return tuple(replace(c, token_pointer=pointer) if i == last else c for i, c in enumerate(candidates))
+
+
 def _server_tls(ca: TestCA, material: HarnessMaterial, fqdn: str, behaviour: TlsBehaviour) -> ServerTls:
     leaf = ca.issue_server_cert(fqdn, "127.0.0.1")
+    legacy = (
+        ca.issue_server_cert(behaviour.legacy_certificate_for, key_type="rsa")
+        if behaviour.legacy_certificate_for
+        else None
+    )
     client_cas = [material.ca.cert_pem.bytes()]
     if behaviour.trust_rogue_ca:
         client_cas += [material.rogue_ca.cert_pem.bytes(), material.stranger_ca.cert_pem.bytes()]
@@ -191,4 +204,8 @@ def _server_tls(ca: TestCA, material: HarnessMaterial, fqdn: str, behaviour: Tls
         client_cas_pem=client_cas,
         client_auth=behaviour.client_auth,
         check_time=behaviour.check_time,
+        check_usage=behaviour.checks_key_usage,
+        minimum_version=ssl.TLSVersion.TLSv1 if behaviour.accepts_old_tls else ssl.TLSVersion.TLSv1_2,
+        legacy_cert_chain_pem=b"".join(pem.bytes() for pem in legacy.cert_chain_pems) if legacy else None,
+        legacy_key_pem=legacy.private_key_pem.bytes() if legacy else None,
     )

@@ -28,13 +28,13 @@ from starlette.types import ASGIApp
 
 from conformance.reference.disruption import disrupted
 from conformance.reference.faults import EcsBehaviour
+from conformance.reference.oauth_server import EcsTokenServer, InvalidScopeError, InvalidTargetError, TokenRequest
 from conformance.reference.policy import (
     EecRegistry,
     KnownEec,
     authenticate,
     check_gpsi,
     check_local_policy,
-    client_identity,
     is_well_formed_gpsi,
     read_body,
     read_json_request,
@@ -111,6 +111,7 @@ class _Ecs:
             with_sub=behaviour.token_with_sub,
             behaviour=behaviour.tokens,
         )
+        self.oauth = EcsTokenServer(settings.registry, behaviour, self._issue, self.minter.lifetime)
         self._shared_tokens: dict[tuple[str, str], str] = {}
         """Fault ecs.one-token-for-all-ees: the one token per (EEC ID, GPSI)."""
 
@@ -167,40 +168,19 @@ class _Ecs:
         return self._shared_tokens[key]
 
     async def token(self, request: Request) -> Response:
-        """RFC 6749 4.4 client-credentials grant; the client authenticates by TLS (RFC 8705)."""
+        """RFC 6749 4.4 client-credentials grant; the client authenticates by TLS (RFC 8705), on authlib."""
         form = await _read_form(request)
         if "grant_type" not in form:
             raise OAuthError(400, "invalid_request", "grant_type is required")
-        if form["grant_type"] != "client_credentials" and not self.behaviour.accepts_any_grant_type:
-            raise OAuthError(400, "unsupported_grant_type", "only client_credentials is supported")
-        eec = self._authenticate_client(request, form)
-        if not eec.authorized and self.behaviour.applies_local_policy:
-            raise OAuthError(400, "unauthorized_client", "local authorization policy does not authorize this EEC")
-        ees = self._target(form)
-        scope = self._granted_scope(form, ees)
-        token = self._mint(eec, eec.gpsi, ees, scope)
-        body = {
-            "access_token": token,
-            "token_type": self.behaviour.token_type,
-            "expires_in": self.minter.lifetime,
-            "scope": scope,
-        }
-        return JSONResponse(body, headers=NO_STORE)
+        status, body, headers = self.oauth.respond(TokenRequest(form, dict(request.headers), request.scope))
+        headers = {k: v for k, v in headers.items() if k.lower() != "content-type"}
+        return JSONResponse(body, status_code=status, headers={**NO_STORE, **headers})
 
-    def _authenticate_client(self, request: Request, form: dict[str, str]) -> KnownEec:
-        # RFC 6749 5.2 allows 400 invalid_client; 401 would need a WWW-Authenticate naming an
-        # HTTP authentication scheme, and tls_client_auth (RFC 8705 2.1) is none.
-        if "client_id" not in form:
-            raise OAuthError(400, "invalid_request", "client_id is required with tls_client_auth")
-        if self.behaviour.identifies_eec_by_certificate:
-            eec = self.settings.registry.get(client_identity(request.scope))
-        else:  # fault *.no-client-authentication: the client is whoever client_id says
-            eec = self.settings.registry.get(form["client_id"])
-        if eec is None:
-            raise OAuthError(400, "invalid_client", "the client certificate does not identify a known EEC")
-        if form["client_id"] != eec.eec_id:
-            raise OAuthError(400, "invalid_client", "client_id is not the EEC the client certificate authenticates")
-        return eec
+    def _issue(self, eec: KnownEec, scope: str | None, form: dict[str, str]) -> tuple[str, str]:
+        """The token for the EES ``resource`` names, with the scope granted: (compact JWS, scope)."""
+        ees = self._target(form)
+        granted = self._granted_scope(form, ees)
+        return self._mint(eec, eec.gpsi, ees, granted), granted
 
     def _target(self, form: dict[str, str]) -> KnownEes:
         resource = form.get("resource", "")
@@ -208,7 +188,7 @@ class _Ecs:
             allowed = ees.authorization == "token" or self.behaviour.tokens.for_local_ees
             if allowed and ees.is_named_by(resource):
                 return ees
-        raise OAuthError(400, "invalid_target", "resource must name a token-based candidate EES (https://<fqdn>)")
+        raise InvalidTargetError(description="resource must name a token-based candidate EES (https://<fqdn>)")
 
     @staticmethod
     def _granted_scope(form: dict[str, str], ees: KnownEes) -> str:
@@ -216,7 +196,7 @@ class _Ecs:
             return " ".join(ees.service_names)
         requested = form["scope"].split()
         if not requested or not set(requested) <= set(ees.service_names):
-            raise OAuthError(400, "invalid_scope", f"scope must be among: {' '.join(ees.service_names)}")
+            raise InvalidScopeError(description=f"scope must be among: {' '.join(ees.service_names)}")
         return " ".join(requested)
 
     async def jwks(self, request: Request) -> Response:

@@ -45,6 +45,12 @@ class TlsBehaviour:
     client_auth: ClientAuth = "required"
     check_time: bool = True
     trust_rogue_ca: bool = False
+    checks_key_usage: bool = True
+    """False: client certificates are accepted whatever their (extended) key usage."""
+    accepts_old_tls: bool = False
+    """True: TLS 1.0 and 1.1 are negotiated too."""
+    legacy_certificate_for: str | None = None
+    """A name: TLS 1.2 clients get an RSA server certificate for that name instead of the FQDN."""
 
 
 @dataclass(frozen=True)
@@ -178,6 +184,10 @@ _CATALOGUE: tuple[Fault, ...] = (
         "no-client-authentication",
         "TLS never asks for a client certificate; the EEC is whoever the body's eecId claims to be.",
         ("{R}-TLS-01", "{R}-TLS-02", "{R}-TLS-03"),
+        also_breaks=tuple(
+            (f"{r}-TLS-04", "a server that asks for no certificate checks none of its key usages either")
+            for r in ("ECS", "EES")
+        ),
         effect={"tls.client_auth": "none", "identifies_eec_by_certificate": False},
     ),
     *_both(
@@ -185,6 +195,24 @@ _CATALOGUE: tuple[Fault, ...] = (
         "TLS also trusts the rogue and unrelated test CAs and ignores certificate validity times.",
         ("{R}-TLS-02", "{R}-TLS-03"),
         effect=_TLS_ANY_CERT,
+    ),
+    Fault(
+        "ecs.ignores-client-cert-usage",
+        "TLS accepts client certificates whose extended key usage lacks clientAuth or key usage digitalSignature.",
+        ("ECS-TLS-04",),
+        effect={"tls.checks_key_usage": False},
+    ),
+    Fault(
+        "ecs.accepts-tls-1.0-and-1.1",
+        "The ECS negotiates TLS 1.0 and 1.1 (minimum version TLS 1.0, CBC suites at OpenSSL level 0).",
+        ("ECS-TLS-05",),
+        effect={"tls.accepts_old_tls": True},
+    ),
+    Fault(
+        "ecs.wrong-server-certificate-name",
+        "To TLS 1.2 clients the ECS presents a stale RSA certificate for another name (TLS 1.3 gets the right one).",
+        ("ECS-TLS-05",),
+        effect={"tls.legacy_certificate_for": "old-ecs.reference.test"},
     ),
     Fault(
         "ecs.skips-gpsi-check",

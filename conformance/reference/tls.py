@@ -14,11 +14,14 @@ For in-process use without TLS (Starlette's ``TestClient``), :func:`with_tls_ext
 
 from __future__ import annotations
 
+import _ssl
 import asyncio.sslproto
 import contextlib
+import ctypes
 import ssl
 import tempfile
 import threading
+import warnings
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -57,6 +60,37 @@ class ServerTls:
     client_auth: ClientAuth = "required"
     check_time: bool = True
     alpn: tuple[str, ...] = tuple(ALPN)
+    check_usage: bool = True
+    """False: accept a client certificate whatever its (extended) key usage says (a fault)."""
+    minimum_version: ssl.TLSVersion = ssl.TLSVersion.TLSv1_2
+    """Below TLS 1.2 (a fault): the TLS 1.0/1.1 suites are enabled too, at OpenSSL security level 0."""
+    legacy_cert_chain_pem: bytes | None = None
+    legacy_key_pem: bytes | None = None
+    """An RSA certificate the server presents to TLS 1.2 clients (a fault: a stale one, for another name)."""
+
+
+OLD_CIPHERS = "ECDHE+AESGCM:ECDHE+CHACHA20:ECDHE+AES:@SECLEVEL=0"
+"""Also the CBC suites TLS 1.0/1.1 need; OpenSSL 3 negotiates those versions only at level 0."""
+LEGACY_CIPHERS = "ECDHE-RSA-AES128-GCM-SHA256:ECDHE-RSA-AES256-GCM-SHA384"
+"""TLS 1.2 suites that select the RSA certificate (TLS 1.3 picks by signature algorithm: the EC one)."""
+
+X509_PURPOSE_ANY = 7
+"""OpenSSL's ``X509_PURPOSE_ANY``: no key usage or extended key usage check of the peer's certificate."""
+
+
+def _accept_any_purpose(context: ssl.SSLContext) -> None:
+    """``SSL_CTX_set_purpose(ctx, X509_PURPOSE_ANY)``, which Python's ssl does not expose.
+
+    A server context verifies client certificates for the ``sslclient`` purpose (extended key
+    usage clientAuth, key usage digitalSignature or keyAgreement): that check is what a fault
+    switches off here. ``PySSLContext`` holds its ``SSL_CTX *`` right after the object header.
+    """
+    libssl = ctypes.CDLL(_ssl.__file__)
+    set_purpose = libssl.SSL_CTX_set_purpose
+    set_purpose.argtypes, set_purpose.restype = [ctypes.c_void_p, ctypes.c_int], ctypes.c_int
+    ssl_ctx = ctypes.c_void_p.from_address(id(context) + object.__basicsize__).value
+    if not ssl_ctx or set_purpose(ssl_ctx, X509_PURPOSE_ANY) != 1:
+        raise RuntimeError("cannot switch off the client certificate purpose check (SSL_CTX_set_purpose)")
 
 
 def server_context(tls: ServerTls) -> ssl.SSLContext:
@@ -66,16 +100,23 @@ def server_context(tls: ServerTls) -> ssl.SSLContext:
     # Not ssl.create_default_context(Purpose.CLIENT_AUTH): that also trusts the system CAs
     # for client certificates, and the reference must trust exactly the configured ones.
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    with warnings.catch_warnings():  # ssl.TLSVersion.TLSv1/TLSv1_1 are deprecated names
+        warnings.simplefilter("ignore", DeprecationWarning)
+        context.minimum_version = tls.minimum_version
+        old = tls.minimum_version < ssl.TLSVersion.TLSv1_2
     context.options |= ssl.OP_NO_COMPRESSION  # RFC 9113 9.2.1
-    context.set_ciphers(CIPHERS)
+    context.set_ciphers(OLD_CIPHERS if old else LEGACY_CIPHERS if tls.legacy_cert_chain_pem else CIPHERS)
     context.set_alpn_protocols(list(tls.alpn))
     _load_identity(context, tls.cert_chain_pem, tls.key_pem)
+    if tls.legacy_cert_chain_pem is not None and tls.legacy_key_pem is not None:
+        _load_identity(context, tls.legacy_cert_chain_pem, tls.legacy_key_pem)
     for ca_pem in tls.client_cas_pem:
         context.load_verify_locations(cadata=ca_pem.decode("ascii"))
     context.verify_mode = _VERIFY_MODES[tls.client_auth]
     if not tls.check_time:
         context.verify_flags |= NO_CHECK_TIME
+    if not tls.check_usage:
+        _accept_any_purpose(context)
     return context
 
 

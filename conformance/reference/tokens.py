@@ -81,6 +81,7 @@ def published_jwks(pem: bytes, kid: str, behaviour: TokenBehaviour | None = None
     private = behaviour is not None and behaviour.publishes_private_key
     return dict(KeySet([signing_key(pem, kid)]).as_dict(private=private))
 
+
 @dataclass(frozen=True)
 class Leniency:
     """Ways a sloppy verifier goes wrong; all off by default. Only the reference's faults set them."""

@@ -56,6 +56,7 @@ from conformance.targets.model import (
     HttpVersion,
     Role,
     TargetConfig,
+    TokenClientAuth,
     TokenDelivery,
     TokenKeys,
     TrustedIssuer,
@@ -71,7 +72,12 @@ _AUTHORIZATIONS: Final[tuple[Authorization, ...]] = ("token", "local")
 _EEC_ROLES: Final[tuple[EecRole, ...]] = ("authorized", "unauthorized", "second")
 _SOURCES: Final[tuple[Literal["harness", "vendor"], ...]] = ("harness", "vendor")
 _BINDINGS: Final[tuple[Literal["response", "token-endpoint"], ...]] = ("response", "token-endpoint")
-_TOKEN_CLIENT_AUTHS: Final[tuple[Literal["tls_client_auth"], ...]] = ("tls_client_auth",)
+_TOKEN_CLIENT_AUTHS: Final[tuple[TokenClientAuth, ...]] = (
+    "tls_client_auth",
+    "client_secret_basic",
+    "client_secret_post",
+)
+_TOKEN_SELECT: Final[tuple[Literal["resource", "scope", "audience"], ...]] = ("resource", "scope", "audience")
 _ALGORITHMS: Final = ASYMMETRIC_ALGORITHMS
 """Asymmetric JWS algorithms only: an EES verifies ECS tokens with a public key (RFC 8725 3.1)."""
 
@@ -533,6 +539,7 @@ def _with_ecs(config: TargetConfig, ecs: _Table) -> TargetConfig:
             fqdn=t.text("fqdn", check=values.FQDN),
             service_names=t.strings("service_names", values.SERVICE),
             authorization=t.choice("authorization", _AUTHORIZATIONS),
+            token_pointer=t.text("token_pointer", None, values.JSON_POINTER),
         )
         for t in tables
     ]
@@ -548,16 +555,35 @@ def _with_ecs(config: TargetConfig, ecs: _Table) -> TargetConfig:
 
 def _token_delivery(t: _Table) -> TokenDelivery:
     binding = t.choice("binding", _BINDINGS)
-    endpoint_only, response_only = ("token_url", "client_auth"), ("member",)
+    endpoint_only = (
+        "token_url",
+        "client_auth",
+        "client_id",
+        "client_secret_env",
+        "select",
+        "server_name",
+        "trust_anchor",
+    )
+    response_only = ("member",)
     if binding == "token-endpoint":
         t.need("token_url", 'binding = "token-endpoint"')
     for name in response_only if binding == "token-endpoint" else endpoint_only:
         t.forbid(name, f'binding = "{binding}" does not use it', "remove it, or correct the binding")
+    client_auth = t.choice("client_auth", _TOKEN_CLIENT_AUTHS, "tls_client_auth")
+    if client_auth.startswith("client_secret_"):
+        t.need("client_secret_env", f'client_auth = "{client_auth}"')
+    else:
+        t.forbid("client_secret_env", f'client_auth = "{client_auth}" sends no secret', "remove it")
     return TokenDelivery(
         binding=binding,
         member=t.text("member", "accessToken", values.MEMBER),
         token_url=t.text("token_url", None, values.https_url),
-        client_auth=t.choice("client_auth", _TOKEN_CLIENT_AUTHS, "tls_client_auth"),
+        client_auth=client_auth,
+        client_id=t.text("client_id", None),
+        client_secret_env=t.text("client_secret_env", None, values.ENV_NAME),
+        select=t.choice("select", _TOKEN_SELECT, "resource"),
+        server_name=t.text("server_name", None, values.FQDN),
+        trust_anchor=t.file("trust_anchor", values.CERTIFICATE, None),
     )
 
 

@@ -9,6 +9,7 @@ No released schema carries EES access tokens, so their place is a declared bindi
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from conformance.errors import ConfigError
@@ -93,3 +94,24 @@ def tokens_in_response(config: TargetConfig, response_json: Any) -> dict[str, An
         if value is not None:
             found[str(info.get("eesId"))] = value
     return found
+
+
+def resolve_pointer(document: Any, pointer: str) -> Any:
+    """The value at a JSON Pointer (RFC 6901) in ``document``; raises ``LookupError`` saying which
+    reference token does not resolve. Array indices are ``0`` or digits without a leading zero."""
+    value: Any = document
+    walked = ""
+    for raw in pointer.split("/")[1:]:
+        token = raw.replace("~1", "/").replace("~0", "~")
+        if isinstance(value, dict):
+            if token not in value:
+                raise LookupError(f"{walked or 'the root'} has no member {token!r}")
+            value = value[token]
+        elif isinstance(value, list):
+            if not re.fullmatch(r"0|[1-9][0-9]*", token) or int(token) >= len(value):
+                raise LookupError(f"{walked or 'the root'} is an array of {len(value)}, no index {token!r}")
+            value = value[int(token)]
+        else:
+            raise LookupError(f"{walked or 'the root'} is {type(value).__name__}, not an object or array")
+        walked += f"/{raw}"
+    return value

@@ -49,6 +49,12 @@ class CandidateEes:
     fqdn: str
     service_names: tuple[str, ...]
     authorization: Authorization
+    token_pointer: str | None = None
+    """Response binding: a JSON Pointer (RFC 6901) from the root of the ECSServProvResp to this
+    EES's token, instead of ``token_delivery.member`` in its EESInfo."""
+
+
+TokenClientAuth = Literal["tls_client_auth", "client_secret_basic", "client_secret_post"]
 
 
 @dataclass(frozen=True)
@@ -63,7 +69,18 @@ class TokenDelivery:
     binding: Literal["response", "token-endpoint"]
     member: str = "accessToken"
     token_url: str | None = None
-    client_auth: Literal["tls_client_auth"] = "tls_client_auth"
+    client_auth: TokenClientAuth = "tls_client_auth"
+    client_id: str | None = None
+    """The OAuth client ID; default: the EEC ID of the requesting EEC."""
+    client_secret_env: str | None = None
+    """The environment variable holding the client secret (``client_secret_basic``/``_post``)."""
+    select: Literal["resource", "scope", "audience"] = "resource"
+    """How a token request names its EES: ``resource`` (RFC 8707), ``scope`` or ``audience``."""
+    server_name: str | None = None
+    """SNI and certificate name of the token endpoint; default: the target FQDN when the endpoint
+    is at ``base_url``'s host and port, otherwise the host of ``token_url``."""
+    trust_anchor: Path | None = None
+    """The CA that signs the token endpoint's certificate; default: the target's trust anchor."""
 
 
 @dataclass(frozen=True)

@@ -26,13 +26,25 @@ TABLES: Final[dict[str, str | None]] = {
     "ees": "authorization service_names token_issuer",
     "ees.token_issuer": "source issuer key key_passphrase_env kid algorithm lifetime",
     "ecs": "max_token_lifetime token_delivery token_keys candidate_ees",
-    "ecs.token_delivery": "binding member token_url client_auth",
+    "ecs.token_delivery": (
+        "binding member token_url client_auth client_id client_secret_env select server_name trust_anchor"
+    ),
     "ecs.token_keys": "jwks_file jwks_url",
-    "ecs.candidate_ees": "ees_id fqdn service_names authorization",
+    "ecs.candidate_ees": "ees_id fqdn service_names authorization token_pointer",
     "deviation": "requirement reason",
     "extra": None,  # free-form string settings for adapters: any key
 }
 
+_ENDPOINT_ONLY: Final = (
+    "token_url",
+    "client_auth",
+    "client_id",
+    "client_secret_env",
+    "select",
+    "server_name",
+    "trust_anchor",
+)
+"""``ecs.token_delivery`` keys of the token-endpoint binding only."""
 _ARRAYS: Final = ("eec", "deviation", "ecs.candidate_ees")
 _ESCAPES: Final = {'"': '\\"', "\\": "\\\\", "\b": "\\b", "\t": "\\t", "\n": "\\n", "\f": "\\f", "\r": "\\r"}
 
@@ -90,7 +102,7 @@ def dump_target(config: TargetConfig) -> str:
     else:
         blocks.append(_fields(config, "ecs"))
         if (delivery := config.token_delivery) is not None:
-            unused = ("member",) if delivery.binding == "token-endpoint" else ("token_url", "client_auth")
+            unused = ("member",) if delivery.binding == "token-endpoint" else _ENDPOINT_ONLY
             blocks.append(_fields(delivery, "ecs.token_delivery", skip=unused))
         if config.token_keys is not None:
             blocks.append(_fields(config.token_keys, "ecs.token_keys"))

@@ -64,6 +64,11 @@ NAME = matching(
     "use letters, digits, '.', '_' and '-' (the default is the file name)",
 )
 MEMBER = matching(r"[^.\s]+(\.[^.\s]+)*", "a dotted member path", 'join member names with dots: "ext.accessToken"')
+JSON_POINTER = matching(
+    r"(/([^~/]|~[01])*)+",
+    "a JSON Pointer (RFC 6901)",
+    'start with "/" and escape "~" as "~0", "/" as "~1": "/ednCnfgInfo/0/eess/1/accessToken"',
+)
 _HOST = re.compile(r"[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)*\.?")
 
 

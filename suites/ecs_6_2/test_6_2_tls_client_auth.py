@@ -34,3 +34,15 @@ def test_refuses_client_certificate_outside_validity(ecs, cert):
     """An expired or not-yet-valid client certificate is refused in the TLS handshake."""
     exchange = ecs.request_as(ecs.eec(cert=cert))
     tls.refused_in_handshake(exchange, presented=f"an {cert} certificate")
+
+
+@pytest.mark.req("ECS-TLS-04", "ECS-TLS-08")
+@pytest.mark.parametrize("cert", ["wrong-eku", "no-digital-signature"])
+def test_refuses_client_certificate_with_wrong_key_usage(ecs, cert):
+    """A client certificate whose EKU excludes clientAuth, or whose key usage lacks digitalSignature, is refused."""
+    presented = {
+        "wrong-eku": "a certificate whose extended key usage is serverAuth only (no clientAuth)",
+        "no-digital-signature": "a certificate whose key usage lacks digitalSignature",
+    }[cert]
+    exchange = ecs.request_as(ecs.eec(cert=cert))
+    tls.refused_in_handshake(exchange, presented=presented)
