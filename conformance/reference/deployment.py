@@ -193,4 +193,5 @@ def _server_tls(ca: TestCA, material: HarnessMaterial, fqdn: str, behaviour: Tls
         client_cas_pem=client_cas,
         client_auth=behaviour.client_auth,
         check_time=behaviour.check_time,
+        check_purpose=behaviour.check_purpose,
     )

@@ -45,6 +45,8 @@ class TlsBehaviour:
     client_auth: ClientAuth = "required"
     check_time: bool = True
     trust_rogue_ca: bool = False
+    check_purpose: bool = True
+    """False: client certificates are accepted whatever their (extended) key usage (EES fault)."""
 
 
 @dataclass(frozen=True)
@@ -191,6 +193,12 @@ _CATALOGUE: tuple[Fault, ...] = (
         "A ueId (GPSI) that does not belong to the authenticated EEC is accepted.",
         ("ECS-GPSI-01",),
         effect={"checks_gpsi": False},
+    ),
+    Fault(
+        "ees.ignores-client-cert-usage",
+        "TLS accepts client certificates whose EKU lacks clientAuth or whose key usage lacks digitalSignature.",
+        ("EES-TLS-04",),
+        effect={"tls.check_purpose": False},
     ),
     Fault(
         "ees.skips-gpsi-check",

@@ -55,6 +55,8 @@ class ServerTls:
     client_cas_pem: list[bytes] = field(default_factory=list)
     client_auth: ClientAuth = "required"
     check_time: bool = True
+    check_purpose: bool = True
+    """False: accept client certificates whatever their (extended) key usage says (a fault)."""
 
 
 def server_context(tls: ServerTls) -> ssl.SSLContext:
@@ -74,7 +76,30 @@ def server_context(tls: ServerTls) -> ssl.SSLContext:
     context.verify_mode = _VERIFY_MODES[tls.client_auth]
     if not tls.check_time:
         context.verify_flags |= NO_CHECK_TIME
+    if not tls.check_purpose:
+        _accept_any_purpose(context)
     return context
+
+
+X509_PURPOSE_ANY = 7
+"""OpenSSL's purpose that checks no key usage; a server otherwise verifies client certificates
+for ``sslclient`` (clientAuth EKU, digitalSignature key usage), which Python cannot switch off."""
+
+
+def _accept_any_purpose(context: ssl.SSLContext) -> None:
+    """``SSL_CTX_set_purpose(ctx, X509_PURPOSE_ANY)`` through ctypes, for the fault
+    ees.ignores-client-cert-usage only. The ``SSL_CTX *`` is the first member after the object
+    header of CPython's ``PySSLContext``; libssl is the one the ``_ssl`` module is linked with."""
+    import ctypes
+    import ctypes.util
+
+    name = ctypes.util.find_library("ssl") or "libssl.so.3"
+    libssl = ctypes.CDLL(name)
+    libssl.SSL_CTX_set_purpose.argtypes = (ctypes.c_void_p, ctypes.c_int)
+    libssl.SSL_CTX_set_purpose.restype = ctypes.c_int
+    ssl_ctx = ctypes.c_void_p.from_address(id(context) + object.__basicsize__).value
+    if not ssl_ctx or libssl.SSL_CTX_set_purpose(ssl_ctx, X509_PURPOSE_ANY) != 1:
+        raise RuntimeError("cannot switch off the client certificate purpose check (fault not available)")
 
 
 def _load_identity(context: ssl.SSLContext, cert_chain_pem: bytes, key_pem: bytes) -> None:
