@@ -403,6 +403,10 @@ def _client_context(
         raise PeerError(f"cannot use trust anchor {source}: {exc}") from exc
     if tls_version is not None:
         context.minimum_version = context.maximum_version = tls_version
+        if tls_version < ssl.TLSVersion.TLSv1_2:
+            # OpenSSL 3 offers TLS 1.0/1.1 only at security level 0: the EEC must offer them for
+            # the server to refuse them (EES-TLS-05), not fail before sending a ClientHello.
+            context.set_ciphers("DEFAULT:@SECLEVEL=0")
     if credential is not None:
         try:
             credential.configure_cert(context)
