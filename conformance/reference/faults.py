@@ -180,6 +180,7 @@ _CATALOGUE: tuple[Fault, ...] = (
         "no-client-authentication",
         "TLS never asks for a client certificate; the EEC is whoever the body's eecId claims to be.",
         ("{R}-TLS-01", "{R}-TLS-02", "{R}-TLS-03"),
+        also_breaks=(("EES-TLS-04", "no certificate is asked for, so none is checked for its key usage"),),
         effect={"tls.client_auth": "none", "identifies_eec_by_certificate": False},
     ),
     *_both(

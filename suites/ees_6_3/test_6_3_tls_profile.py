@@ -28,20 +28,20 @@ def test_refuses_legacy_tls_versions(ees, version):
 @pytest.mark.req("EES-TLS-05")
 @pytest.mark.positive_control
 def test_speaks_tls_1_2_or_1_3_with_a_verified_server_certificate(ees):
-    """TLS 1.2 and 1.3 are each tried and recorded; at least one serves the EEC, with the server
+    """TLS 1.2 and 1.3 are each tried and recorded; at least one completes, with the server
     certificate chaining to the declared trust anchor and naming the EES FQDN."""
     served = []
     for version, pinned in MODERN.items():
         exchange = ees.request_as(ees.eec(tls_version=pinned), label=f"EEC offering only {version}")
         ok = tls_profile.modern_version_outcome(exchange, version)
         ees.measure(f"{version} served", ok)
-        if ok and exchange.status == CONTROL_STATUS["ees"]:
+        if ok:  # the handshake completed with a verified server certificate; HTTP is not judged here
             served.append(version)
             chain = " <- ".join(str(c) for c in exchange.tls.server_chain) or "(not recorded)"
             ees.evidence.note("server certificate", f"{version}: {ees.fqdn} verified; chain {chain}")
     if not served:
         raise CheckFailed(
-            title="The EES served the authorized EEC over neither TLS 1.2 nor TLS 1.3",
+            title="The EES completed a TLS handshake with the authorized EEC over neither TLS 1.2 nor TLS 1.3",
             expected="TLS 1.2 or 1.3 with a verified server certificate naming the EES (TS 33.210 6.2)",
             actual="no version served; see the exchanges",
         )
