@@ -5,6 +5,7 @@ conformance list [--json]
 conformance reference serve [--fault NAME]... [--targets-dir DIR]
 conformance reference faults
 conformance pki export DIR [--target FILE]
+conformance pki serve DIR [--port N] [--issuer NAME]
 """
 
 from __future__ import annotations
@@ -14,7 +15,9 @@ import json
 import math
 import os
 import sys
+import threading
 from collections.abc import Callable, Sequence
+from contextlib import suppress
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -194,10 +197,30 @@ def cmd_pki_export(args: argparse.Namespace) -> int:
         eec_ids = [e.eec_id for e in load_target(args.target, material_must_exist=False).eecs]
     writable_folder(args.directory, "DIR")
     material = HarnessMaterial.load_or_create(args.directory)
+    added = material.add_missing_issuer_keys()  # a folder from before the RSA and Ed25519 issuer keys
     material.save(args.directory)
+    if added:
+        print(f"added {', '.join(added)}: provision the new issuer.jwks.json on your EES")
     for eec_id in eec_ids:
         material.export_client_identity(args.directory, common_name=eec_id, filename_stem=f"eec-{_safe(eec_id)}")
     print(f"harness material written to {args.directory} (see README.txt there for what to provision)")
+    return 0
+
+
+def cmd_pki_serve(args: argparse.Namespace) -> int:
+    """Serve the material's issuer JWKS and RFC 8414 metadata on 127.0.0.1 until Ctrl-C."""
+    from conformance.peers.issuer_server import IssuerServer
+    from conformance.peers.material import HarnessMaterial
+
+    material = HarnessMaterial.load(args.directory)
+    server = IssuerServer(material.public_jwks(), issuer=args.issuer, ca=material.ca, port=args.port)
+    with server:
+        print(f"issuer key set: {server.jwks_url} (also https://127.0.0.1:{server.port}/jwks.json)")
+        print(f"RFC 8414 metadata: {server.base_url}/.well-known/oauth-authorization-server")
+        print(f"TLS: certificate for {server.host}, localhost, 127.0.0.1 from {args.directory / 'ca.pem'}")
+        print("Ctrl-C to stop.", flush=True)
+        with suppress(KeyboardInterrupt):
+            threading.Event().wait()
     return 0
 
 
@@ -294,6 +317,11 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("directory", type=Path)
     export.add_argument("--target", type=Path, default=None)
     export.set_defaults(func=cmd_pki_export)
+    pki_serve = pki.add_parser("serve", help="serve the issuer's JWKS and metadata over HTTPS on 127.0.0.1")
+    pki_serve.add_argument("directory", type=Path)
+    pki_serve.add_argument("--port", type=int, default=8443, metavar="N")
+    pki_serve.add_argument("--issuer", default="ecs.harness.test", metavar="NAME", help="FQDN or https URL")
+    pki_serve.set_defaults(func=cmd_pki_serve)
     _add_report_parser(sub)
     return parser
 

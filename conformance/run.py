@@ -13,7 +13,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 from conformance.errors import ConfigError, HarnessError, Inconclusive
 from conformance.evidence import EvidenceLog, HttpExchange
@@ -79,6 +79,7 @@ class ConformanceRun:
         self._probes: dict[tuple[str, HttpVersion], SanityProbe] = {}
         self._lock = threading.Lock()
         self._materials: dict[Path | None, HarnessMaterial] = {}
+        self._issuer_servers: list[Any] = []
 
     @classmethod
     def start(cls, options: Options) -> ConformanceRun:
@@ -106,6 +107,8 @@ class ConformanceRun:
             raise
 
     def close(self) -> None:
+        for server in self._issuer_servers:
+            server.stop()
         if self.deployment is not None:
             self.deployment.stop()
             if self.options.out is None:  # nobody asked to keep what the reference was started with
@@ -138,13 +141,23 @@ class ConformanceRun:
                 )
             else:
                 issuer = TokenIssuer.from_pem(
-                    material.issuer_key_pem,
+                    material.issuer_key_for(declared.algorithm),  # the family's key: EC, RSA or Ed25519
                     issuer=declared.issuer,
-                    kid=declared.kid,  # None: the key's thumbprint, as material.issuer_kid
+                    kid=declared.kid,  # None: the key's thumbprint, as in the material's issuer.jwks.json
                     algorithm=declared.algorithm,
                     lifetime=declared.lifetime,
                 )
+            if declared.jwks_port is not None:
+                self._serve_issuer(issuer, material, declared.jwks_port)
         return Peers(material=material, credentials=credentials, issuer=issuer, counter=self.counter)
+
+    def _serve_issuer(self, issuer: TokenIssuer, material: HarnessMaterial, port: int) -> None:
+        """Publish ``issuer``'s JWKS and RFC 8414 metadata on 127.0.0.1:``port`` for the run."""
+        from conformance.peers.issuer_server import IssuerServer
+
+        server = IssuerServer(issuer.public_jwks(), issuer=issuer.issuer, ca=material.ca, port=port)
+        server.start()
+        self._issuer_servers.append(server)
 
     def _material(self, config: TargetConfig) -> HarnessMaterial:
         """The declared material directory (loaded once per run), or one throwaway set (``None``)."""

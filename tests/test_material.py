@@ -24,8 +24,17 @@ from conformance.errors import ConfigError
 from conformance.peers.material import HarnessMaterial, missing_sources
 from conformance.peers.pki import TestCA
 
-PRIVATE = ("ca.key", "rogue-ca.key", "stranger-ca.key", "issuer-key.pem")
-PUBLIC = ("ca.pem", "rogue-ca.pem", "stranger-ca.pem", "issuer.pem", "issuer.jwks.json", "README.txt")
+PRIVATE = ("ca.key", "rogue-ca.key", "stranger-ca.key", "issuer-key.pem", "issuer-rsa.pem", "issuer-ed25519.pem")
+PUBLIC = (
+    "ca.pem",
+    "rogue-ca.pem",
+    "stranger-ca.pem",
+    "issuer.pem",
+    "issuer-rsa.pub.pem",
+    "issuer-ed25519.pub.pem",
+    "issuer.jwks.json",
+    "README.txt",
+)
 SOURCES = ("ca.pem", "ca.key", "rogue-ca.pem", "rogue-ca.key", "stranger-ca.pem", "stranger-ca.key", "issuer-key.pem")
 
 
@@ -83,10 +92,13 @@ def test_private_keys_are_0600_from_creation_on(
         assert stat.S_IMODE((tmp_path / name).stat().st_mode) == 0o644, name
 
 
-def test_public_jwks_has_one_signing_key_and_no_private_member(material: HarnessMaterial, saved: Path) -> None:
+def test_public_jwks_has_one_key_per_family_and_no_private_member(material: HarnessMaterial, saved: Path) -> None:
     jwks = material.public_jwks()
     assert json.loads((saved / "issuer.jwks.json").read_text()) == jwks
-    [key] = jwks["keys"]
+    key, rsa_key, okp_key = jwks["keys"]
+    assert (rsa_key["kty"], okp_key["kty"], okp_key["crv"]) == ("RSA", "OKP", "Ed25519")
+    assert len({k["kid"] for k in jwks["keys"]}) == 3
+    assert not any(set(k) & {"d", "p", "q", "dp", "dq", "qi"} for k in jwks["keys"])
     assert {
         "kty": "EC",
         "crv": "P-256",
@@ -99,7 +111,7 @@ def test_public_jwks_has_one_signing_key_and_no_private_member(material: Harness
 
 
 def test_kid_is_the_rfc7638_thumbprint(material: HarnessMaterial) -> None:
-    [key] = material.public_jwks()["keys"]
+    key = material.public_jwks()["keys"][0]
     members = json.dumps({m: key[m] for m in ("crv", "kty", "x", "y")}, separators=(",", ":"))
     digest = hashlib.sha256(members.encode()).digest()
     assert material.issuer_kid == base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
@@ -231,3 +243,38 @@ def test_missing_sources_lists_what_load_needs(saved: Path, tmp_path: Path) -> N
     (saved / "issuer.pem").unlink()  # derived from issuer-key.pem: not a source
     assert missing_sources(saved) == ["issuer-key.pem"]
     assert missing_sources(tmp_path / "absent") == list(SOURCES)
+
+
+@pytest.mark.parametrize("algorithm", ["ES256", "RS256", "PS256", "EdDSA"])
+def test_each_declared_algorithm_signs_with_its_familys_key(material: HarnessMaterial, algorithm: str) -> None:
+    from conformance.peers.token_issuer import TokenIssuer
+    from conformance.tokens import verify_signature
+
+    issuer = TokenIssuer.from_pem(material.issuer_key_for(algorithm), issuer="ecs.example.test", algorithm=algorithm)
+    assert issuer.kid in material.issuer_kids().values()
+    token = issuer.token(eec_id="eec-1", gpsi="msisdn-491700000001", audience="ees.example.test", scope=["s"])
+    assert verify_signature(token, material.public_jwks()) == (True, "")
+
+
+def test_an_old_folder_gains_the_new_issuer_keys_on_export_and_keeps_the_rest(
+    material: HarnessMaterial, saved: Path
+) -> None:
+    from conformance.cli import main
+
+    for name in ("issuer-rsa.pem", "issuer-ed25519.pem", "issuer-rsa.pub.pem", "issuer-ed25519.pub.pem"):
+        (saved / name).unlink()
+    old = HarnessMaterial.load(saved)
+    assert set(old.issuer_keys) == {"ec"}
+    with pytest.raises(ConfigError, match=r"issuer-rsa\.pem: issuer key: is missing.*pki export"):
+        old.issuer_key_for("RS256")
+    assert main(["pki", "export", str(saved)]) == 0
+    again = HarnessMaterial.load(saved)
+    assert set(again.issuer_keys) == {"ec", "rsa", "okp"}
+    assert again.issuer_kid == material.issuer_kid
+    assert again.ca.cert_pem.bytes() == material.ca.cert_pem.bytes()
+    assert len(json.loads((saved / "issuer.jwks.json").read_text())["keys"]) == 3
+
+
+def test_the_issuer_key_for_an_algorithm_without_one_is_one_clear_error(material: HarnessMaterial) -> None:
+    with pytest.raises(ConfigError, match="no key for 'ES384'"):
+        material.issuer_key_for("ES384")

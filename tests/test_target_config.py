@@ -416,8 +416,8 @@ CASES = [
     (EES, '"ees1.example.test"', '"localhost"', "target.fqdn", "is not a fully qualified domain name"),
     (EES, '"ees1.example.test"', '"ees_1.example.test"', "target.fqdn", "is not a fully qualified"),
     (EES, '"ees1.example.test"', '"10.0.0.1"', "target.fqdn", "is not a fully qualified"),
-    (EES, '"ecs.example.test"', '"https://ecs.example.test"', "ees.token_issuer.issuer",
-     "is not a fully qualified"),
+    (EES, '"ecs.example.test"', '"ecs_1.example.test"', "ees.token_issuer.issuer",
+     "is neither an FQDN nor an https URL"),
     (ECS, '"ees1.example.test"', '"ees1"', "ecs.candidate_ees[0].fqdn", "is not a fully qualified"),
     # GPSIs (TS 29.571 Gpsi, in its strict form)
     (EES, '"msisdn-491700000001"', '"491700000001"', "eec[0].gpsi", "'491700000001' is not a GPSI"),

@@ -8,8 +8,12 @@ live in one directory::
     ca.pem / ca.key              the harness CA; a vendor adds ca.pem to its client trust store
     rogue-ca.pem / rogue-ca.key  its rogue twin (same DN, other key), kept so runs repeat
     stranger-ca.pem / .key       an unrelated CA (other DN): the plain "untrusted CA" case
-    issuer-key.pem               the fake ECS's ES256 signing key
-    issuer.pem, issuer.jwks.json its public key; a vendor's EES trusts one of them
+    issuer-key.pem               the fake ECS's ES256 signing key (EC P-256)
+    issuer-rsa.pem               its RS256/PS256 signing key (RSA 2048)
+    issuer-ed25519.pem           its EdDSA signing key (Ed25519)
+    issuer.pem                   the ES256 key's public key (PEM)
+    issuer-rsa.pub.pem, issuer-ed25519.pub.pem  the others' public keys (PEM)
+    issuer.jwks.json             every issuer public key, distinct kids; a vendor's EES trusts it
     README.txt                   the above, for the person provisioning the target
 
 Private key files are created mode 0600. Everything here is TEST ONLY.
@@ -25,8 +29,8 @@ from typing import Any
 
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from joserfc.jwk import ECKey, KeyParameters, KeySet
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
+from joserfc.jwk import ECKey, Key, KeyParameters, KeySet, OKPKey, RSAKey
 
 from conformance.errors import ConfigError
 from conformance.files import Invalid, Missing, read_regular_file
@@ -41,6 +45,15 @@ CA_CERT, CA_KEY = "ca.pem", "ca.key"
 ROGUE_CERT, ROGUE_KEY = "rogue-ca.pem", "rogue-ca.key"
 STRANGER_CERT, STRANGER_KEY = "stranger-ca.pem", "stranger-ca.key"
 ISSUER_KEY, ISSUER_PUBLIC, ISSUER_JWKS = "issuer-key.pem", "issuer.pem", "issuer.jwks.json"
+ISSUER_RSA_KEY, ISSUER_ED25519_KEY = "issuer-rsa.pem", "issuer-ed25519.pem"
+ISSUER_KEY_FILES = {"ec": ISSUER_KEY, "rsa": ISSUER_RSA_KEY, "okp": ISSUER_ED25519_KEY}
+"""The issuer signing key of each key family, by file name. Only the EC key is a required source:
+a folder exported before the RSA and Ed25519 keys existed gains them on `conformance pki export`."""
+ISSUER_PUBLIC_FILES = {"ec": ISSUER_PUBLIC, "rsa": "issuer-rsa.pub.pem", "okp": "issuer-ed25519.pub.pem"}
+_JWKS_ALG = {"ec": "ES256"}
+"""The ``alg`` published with each family's key: RSA signs RS256 and PS256, Ed25519 EdDSA or
+Ed25519 (RFC 9864), so those keys carry none (RFC 7517 4.4: optional) and fit either."""
+RSA_BITS = 2048
 README = "README.txt"
 SOURCES = (CA_CERT, CA_KEY, ROGUE_CERT, ROGUE_KEY, STRANGER_CERT, STRANGER_KEY, ISSUER_KEY)
 """The files :meth:`HarnessMaterial.load` reads; the public ones are derived from them."""
@@ -51,13 +64,16 @@ TS 33.558 conformance harness material -- TEST ONLY, never provision it in produ
 What the vendor provisions on the ECS/EES under test:
   ca.pem            trust anchor for TLS client certificates (the harness plays the EEC)
   issuer.jwks.json  public key of the trusted token issuer (the harness plays the ECS), as a JWKS;
-  issuer.pem        the same key as a PEM public key, for EESs that take one
+  issuer.pem        the ES256 key as a PEM public key, for EESs that take one
+  issuer-rsa.pub.pem / issuer-ed25519.pub.pem  the RSA (RS256/PS256) and Ed25519 (EdDSA) public keys
 
 Kept by the harness, never given to the target:
   ca.key            private key of the harness CA
   rogue-ca.pem/.key a rogue twin of the CA (same subject DN, other key) for negative tests
   stranger-ca.pem/.key an unrelated CA for negative tests
   issuer-key.pem    private ES256 key that signs the harness's access tokens (kid {kid})
+  issuer-rsa.pem    private RSA key for RS256/PS256 tokens; issuer-ed25519.pem for EdDSA tokens
+                    (which one signs follows [ees.token_issuer] algorithm; issuer.jwks.json has all)
 
 Regenerate with `conformance pki export DIR`; the target must then be provisioned again.
 """
@@ -74,21 +90,64 @@ class HarnessMaterial:
       issuer_kid: The RFC 7638 thumbprint of that key, the ``kid`` of every harness token.
     """
 
-    def __init__(self, ca: TestCA, rogue_ca: TestCA, stranger_ca: TestCA, issuer_key_pem: bytes) -> None:
+    def __init__(
+        self,
+        ca: TestCA,
+        rogue_ca: TestCA,
+        stranger_ca: TestCA,
+        issuer_key_pem: bytes,
+        other_issuer_keys: dict[str, bytes] | None = None,
+        directory: Path | None = None,
+    ) -> None:
         self.ca, self.rogue_ca, self.stranger_ca, self.issuer_key_pem = ca, rogue_ca, stranger_ca, issuer_key_pem
         self.issuer_kid: str = ECKey.import_key(issuer_key_pem).thumbprint()
+        self.issuer_keys: dict[str, bytes] = {"ec": issuer_key_pem, **(other_issuer_keys or {})}
+        """Issuer private keys (PKCS#8 PEM) by family: ``ec`` always, ``rsa`` and ``okp`` when present."""
+        self.directory = directory
+        """Where the material was loaded from; None for a throwaway set."""
+
+    def issuer_kids(self) -> dict[str, str]:
+        """The ``kid`` (RFC 7638 thumbprint) of each family's issuer key."""
+        return {family: _jwk(pem).thumbprint() for family, pem in self.issuer_keys.items()}
+
+    def issuer_key_for(self, algorithm: str) -> bytes:
+        """The issuer private key that signs ``algorithm``; ConfigError when the material has none."""
+        family = issuer_family(algorithm)
+        if family is None:
+            raise ConfigError(
+                self.directory or "<harness material>",
+                "issuer key",
+                f"the harness material holds no key for {algorithm!r}",
+                'use ES256, RS256/RS384/RS512, PS256/PS384/PS512 or EdDSA, or source = "vendor"',
+            )
+        if family not in self.issuer_keys:
+            where = self.directory or Path("<harness material>")
+            raise ConfigError(
+                where / ISSUER_KEY_FILES[family],
+                "issuer key",
+                f"is missing: this folder predates the {family.upper()} issuer key that {algorithm} needs",
+                f"run `conformance pki export {where}` (it adds the key, keeps the rest), then provision "
+                "the new issuer.jwks.json",
+            )
+        return self.issuer_keys[family]
+
+    def add_missing_issuer_keys(self) -> list[str]:
+        """Generate the issuer keys of the families this material lacks; the files they go to."""
+        added = []
+        for family in ISSUER_KEY_FILES:
+            if family not in self.issuer_keys:
+                self.issuer_keys[family] = _new_issuer_key(family)
+                added.append(ISSUER_KEY_FILES[family])
+        return added
 
     @classmethod
     def create(cls) -> HarnessMaterial:
         """All fresh material: a new CA, its twin, and a new issuer key."""
         ca = TestCA.create()
-        key = ec.generate_private_key(ec.SECP256R1())
-        pem = key.private_bytes(
-            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-        )
         # Own key identifier: the reference's accepts-any-client-cert fault trusts both CAs at once.
         stranger = TestCA.create(common_name="Unrelated Test CA")
-        return cls(ca, ca.rogue_twin(same_key_identifier=False), stranger, pem)
+        others = {family: _new_issuer_key(family) for family in ("rsa", "okp")}
+        return cls(ca, ca.rogue_twin(same_key_identifier=False), stranger, _new_issuer_key("ec"), others)
 
     @classmethod
     def load(cls, directory: Path | str) -> HarnessMaterial:
@@ -102,7 +161,12 @@ class HarnessMaterial:
         rogue_ca = _load_ca(directory, ROGUE_CERT, ROGUE_KEY)
         stranger_ca = _load_ca(directory, STRANGER_CERT, STRANGER_KEY)
         issuer_key_pem = _load_issuer_key(directory)
-        return cls(ca, rogue_ca, stranger_ca, issuer_key_pem)
+        others = {
+            family: _load_other_issuer_key(directory, family)
+            for family in ("rsa", "okp")
+            if (directory / ISSUER_KEY_FILES[family]).exists()
+        }
+        return cls(ca, rogue_ca, stranger_ca, issuer_key_pem, others, directory)
 
     @classmethod
     def load_or_create(cls, directory: Path | str) -> HarnessMaterial:
@@ -128,8 +192,9 @@ class HarnessMaterial:
         _write(directory / ROGUE_KEY, self.rogue_ca.private_key_pem.bytes(), PRIVATE_MODE)
         _write(directory / STRANGER_CERT, self.stranger_ca.cert_pem.bytes())
         _write(directory / STRANGER_KEY, self.stranger_ca.private_key_pem.bytes(), PRIVATE_MODE)
-        _write(directory / ISSUER_KEY, self.issuer_key_pem, PRIVATE_MODE)
-        _write(directory / ISSUER_PUBLIC, self.issuer_public_pem())
+        for family, pem in self.issuer_keys.items():
+            _write(directory / ISSUER_KEY_FILES[family], pem, PRIVATE_MODE)
+            _write(directory / ISSUER_PUBLIC_FILES[family], _public_pem(pem))
         _write(directory / ISSUER_JWKS, json.dumps(self.public_jwks(), indent=2).encode() + b"\n")
         _write(directory / README, README_TEXT.format(kid=self.issuer_kid).encode())
 
@@ -150,17 +215,58 @@ class HarnessMaterial:
         return cert_path, key_path
 
     def public_jwks(self) -> dict[str, Any]:
-        """The issuer's public key as a JWKS: one EC key with ``kid``, ``use: sig``, ``alg: ES256``."""
-        parameters: KeyParameters = {"kid": self.issuer_kid, "use": "sig", "alg": "ES256"}
-        key = ECKey.import_key(self.issuer_key_pem, parameters=parameters)
-        return {"keys": KeySet([key]).as_dict(private=False)["keys"]}
+        """Every issuer public key as one JWKS, each with its thumbprint ``kid`` and ``use: sig``;
+        the EC key first, with ``alg: ES256`` (as before there were others)."""
+        keys = []
+        for family, pem in self.issuer_keys.items():
+            parameters: KeyParameters = {"kid": _jwk(pem).thumbprint(), "use": "sig"}
+            if family in _JWKS_ALG:
+                parameters["alg"] = _JWKS_ALG[family]
+            keys.append(_jwk(pem, parameters))
+        return {"keys": KeySet(keys).as_dict(private=False)["keys"]}
 
     def issuer_public_pem(self) -> bytes:
-        """The issuer's public key, SubjectPublicKeyInfo PEM."""
-        key = serialization.load_pem_private_key(self.issuer_key_pem, password=None)
-        return key.public_key().public_bytes(
-            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
-        )
+        """The ES256 issuer key's public key, SubjectPublicKeyInfo PEM."""
+        return _public_pem(self.issuer_key_pem)
+
+
+def issuer_family(algorithm: str) -> str | None:
+    """Which harness issuer key signs ``algorithm``: ``ec`` (ES256), ``rsa`` (RS*, PS*), ``okp``
+    (EdDSA, Ed25519); None for one the material has no key for (ES384, ES512)."""
+    if algorithm == "ES256":
+        return "ec"
+    if algorithm[:2] in ("RS", "PS"):
+        return "rsa"
+    if algorithm in ("EdDSA", "Ed25519"):
+        return "okp"
+    return None
+
+
+def _jwk(pem: bytes, parameters: KeyParameters | None = None) -> Key:
+    native = serialization.load_pem_private_key(pem, password=None)
+    if isinstance(native, rsa.RSAPrivateKey):
+        return RSAKey.import_key(pem, parameters)
+    if isinstance(native, ed25519.Ed25519PrivateKey):
+        return OKPKey.import_key(pem, parameters)
+    return ECKey.import_key(pem, parameters)
+
+
+def _new_issuer_key(family: str) -> bytes:
+    key: ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey | ed25519.Ed25519PrivateKey
+    if family == "ec":
+        key = ec.generate_private_key(ec.SECP256R1())
+    elif family == "rsa":
+        key = rsa.generate_private_key(public_exponent=65537, key_size=RSA_BITS)
+    else:
+        key = ed25519.Ed25519PrivateKey.generate()
+    return key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+
+
+def _public_pem(private_pem: bytes) -> bytes:
+    key = serialization.load_pem_private_key(private_pem, password=None)
+    return key.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
 
 
 def missing_sources(directory: Path) -> list[str]:
@@ -200,6 +306,21 @@ def _load_issuer_key(directory: Path) -> bytes:
         raise _broken(directory, ISSUER_KEY, what, f"not an unencrypted PEM private key ({exc})") from exc
     if not (isinstance(key, ec.EllipticCurvePrivateKey) and isinstance(key.curve, ec.SECP256R1)):
         raise _broken(directory, ISSUER_KEY, what, "not an EC P-256 key, which ES256 needs")
+    return key_pem
+
+
+def _load_other_issuer_key(directory: Path, family: str) -> bytes:
+    name, what = ISSUER_KEY_FILES[family], f"{family.upper()} issuer signing key"
+    key_pem = _read(directory, name, what)
+    try:
+        key = serialization.load_pem_private_key(key_pem, password=None)
+    except (ValueError, TypeError) as exc:
+        raise _broken(directory, name, what, f"not an unencrypted PEM private key ({exc})") from exc
+    wanted = {"rsa": rsa.RSAPrivateKey, "okp": ed25519.Ed25519PrivateKey}[family]
+    if not isinstance(key, wanted):
+        raise _broken(directory, name, what, f"not an {'RSA' if family == 'rsa' else 'Ed25519'} private key")
+    if isinstance(key, rsa.RSAPrivateKey) and key.key_size < 2048:
+        raise _broken(directory, name, what, f"a {key.key_size}-bit RSA key; JWS needs 2048 bits or more")
     return key_pem
 
 

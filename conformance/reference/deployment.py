@@ -74,7 +74,9 @@ class ReferenceDeployment:
         ecs_key = new_signing_key()
         ecs_jwks = public_jwks(ecs_key, ECS_KID)
         registry = EecRegistry(KnownEec(e.eec_id, e.gpsi, authorized=e.role != "unauthorized") for e in EECS)
-        trusted = {"keys": [*material.public_jwks()["keys"], *ecs_jwks["keys"]]}
+        # The reference EES verifies ES*, RS* and PS* (not EdDSA): the material's EC and RSA issuer keys.
+        harness_keys = [k for k in material.public_jwks()["keys"] if k["kty"] in ("EC", "RSA")]
+        trusted = {"keys": [*harness_keys, *ecs_jwks["keys"]]}
 
         ecs_does, ees_does = ecs_behaviour(active), ees_behaviour(active)
         published = published_jwks(ecs_key, ECS_KID, ecs_does.tokens)

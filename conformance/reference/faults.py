@@ -221,6 +221,12 @@ _CATALOGUE: tuple[Fault, ...] = (
         effect={"checks_gpsi": False},
     ),
     Fault(
+        "ees.ignores-client-cert-usage",
+        "TLS accepts client certificates whose EKU lacks clientAuth or whose key usage lacks digitalSignature.",
+        ("EES-TLS-04",),
+        effect={"tls.checks_key_usage": False},
+    ),
+    Fault(
         "ees.skips-gpsi-check",
         "The EES never looks at ueId: a GPSI of another EEC is registered (a token's sub is still checked).",
         ("EES-GPSI-01",),

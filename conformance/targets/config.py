@@ -34,8 +34,8 @@ from joserfc.jwk import JWKRegistry
 
 from conformance import files
 from conformance.errors import ConfigError, PeerError
+from conformance.peers.material import ISSUER_KEY_FILES, issuer_family, missing_sources
 from conformance.peers.material import SOURCES as MATERIAL_FILES
-from conformance.peers.material import missing_sources
 from conformance.peers.token_issuer import (
     SigningKey,
     algorithm_misfit,
@@ -476,12 +476,12 @@ def _with_ees(config: TargetConfig, ees: _Table) -> TargetConfig:
     authorization = ees.choice("authorization", _AUTHORIZATIONS)
     if authorization == "token":
         ees.need("token_issuer", 'authorization = "token"')
-    issuer = _trusted_issuer(ees.table("token_issuer")) if ees.has("token_issuer") else None
+    issuer = _trusted_issuer(ees.table("token_issuer"), config.harness_material) if ees.has("token_issuer") else None
     service_names = ees.strings("service_names", values.SERVICE)
     return replace(config, authorization=authorization, service_names=service_names, trusted_issuer=issuer)
 
 
-def _trusted_issuer(t: _Table) -> TrustedIssuer:
+def _trusted_issuer(t: _Table, material: Path | None = None) -> TrustedIssuer:
     source = t.choice("source", _SOURCES)
     algorithm = t.choice("algorithm", _ALGORITHMS, "ES256")
     if source == "vendor":
@@ -489,16 +489,54 @@ def _trusted_issuer(t: _Table) -> TrustedIssuer:
     else:
         for name in ("key", "key_passphrase_env"):
             t.forbid(name, 'source = "harness" signs with the harness material', 'remove it, or set source = "vendor"')
-        if algorithm != "ES256":  # the issuer key in the harness material is a P-256 key
-            t.fail("algorithm", f'{algorithm!r} does not fit source = "harness"', 'use "ES256", or your own key')
-    issuer, key = t.text("issuer", check=values.FQDN), t.file("key", values.signing_key, None)
+        _check_harness_has_key(t, algorithm, material)
+    issuer, key = t.text("issuer", check=_issuer_name), t.file("key", values.signing_key, None)
     variable, passphrase = t.passphrase("key_passphrase_env")
     kid, lifetime = t.text("kid", None), t.positive_int("lifetime", 300)
+    jwks_port = t.positive_int("jwks_port", 1) if t.has("jwks_port") else None
+    if jwks_port is not None and jwks_port > 65535:
+        t.fail("jwks_port", f"{jwks_port} is not a TCP port", "use a free port from 1024 to 65535")
     if key is not None:
         _check_algorithm_fits(t, _issuer_key(t, key, passphrase), algorithm)
     return TrustedIssuer(
-        source, issuer, key, kid, algorithm, lifetime, key_passphrase_env=variable, key_passphrase=passphrase
+        source,
+        issuer,
+        key,
+        kid,
+        algorithm,
+        lifetime,
+        key_passphrase_env=variable,
+        key_passphrase=passphrase,
+        jwks_port=jwks_port,
     )
+
+
+def _issuer_name(value: str) -> None:
+    """The ``iss`` the EES expects: the ECS FQDN (TS 33.558 6.2), or the https URL that standard
+    OAuth 2.0 servers use as their issuer identifier (RFC 8414 2), declared with a deviation."""
+    if value.startswith("https://"):
+        values.https_url(value)
+        return
+    try:
+        values.FQDN(value)
+    except files.Invalid as invalid:
+        fix = 'write the ECS FQDN ("ecs.example.test"), or an https URL ("https://ecs.example.test")'
+        raise files.Invalid(f"{value!r} is neither an FQDN nor an https URL", fix) from invalid
+
+
+def _check_harness_has_key(t: _Table, algorithm: str, material: Path | None) -> None:
+    """The harness material holds EC P-256 (ES256), RSA (RS*, PS*) and Ed25519 (EdDSA) issuer keys;
+    a declared folder exported before the RSA and Ed25519 keys existed lacks those two."""
+    family = issuer_family(algorithm)
+    if family is None:
+        fix = 'use ES256, RS256..RS512, PS256..PS512 or EdDSA, or set source = "vendor" with your own key'
+        problem = f'{algorithm!r} does not fit source = "harness": the harness material has no key for it'
+        t.fail("algorithm", problem, fix)
+    if material is None or not material.is_dir() or missing_sources(material):
+        return  # a throwaway set has every key; a missing folder is reported by harness.material
+    if not (material / ISSUER_KEY_FILES[family]).is_file():
+        problem = f"{algorithm!r} needs {ISSUER_KEY_FILES[family]}, which {material} lacks (exported before it existed)"
+        t.fail("algorithm", problem, f"run `conformance pki export {material}` and provision the new issuer.jwks.json")
 
 
 def _issuer_key(t: _Table, path: Path, passphrase: bytes | None) -> SigningKey:

@@ -110,6 +110,8 @@ class TrustedIssuer:
     """The environment variable that holds the passphrase of an encrypted PEM ``key``."""
     key_passphrase: bytes | None = field(default=None, repr=False)
     """Its value, read when the declaration loads; never written back to a declaration."""
+    jwks_port: int | None = None
+    """A loopback port on which the harness serves the issuer's JWKS and RFC 8414 metadata (HTTPS)."""
 
 
 @dataclass(frozen=True)

@@ -24,7 +24,7 @@ TABLES: Final[dict[str, str | None]] = {
     "harness": "client_certs material",
     "eec": "role eec_id gpsi cert key key_passphrase_env",
     "ees": "authorization service_names token_issuer",
-    "ees.token_issuer": "source issuer key key_passphrase_env kid algorithm lifetime",
+    "ees.token_issuer": "source issuer key key_passphrase_env kid algorithm lifetime jwks_port",
     "ecs": "max_token_lifetime token_delivery token_keys candidate_ees",
     "ecs.token_delivery": (
         "binding member token_url client_auth client_id client_secret_env select server_name trust_anchor"

@@ -34,3 +34,11 @@ def test_refuses_client_certificate_outside_validity(ees, cert):
     """An expired or not-yet-valid client certificate is refused in the TLS handshake."""
     exchange = ees.request_as(ees.eec(cert=cert))
     tls.refused_in_handshake(exchange, presented=f"an {cert} certificate")
+
+
+@pytest.mark.req("EES-TLS-04", "EES-TLS-07")
+@pytest.mark.parametrize("cert", ["wrong-eku", "no-digital-signature"])
+def test_refuses_client_certificate_not_for_client_authentication(ees, cert):
+    """A client certificate not for client authentication (EKU, key usage) is refused in the handshake."""
+    exchange = ees.request_as(ees.eec(cert=cert))
+    tls.refused_in_handshake(exchange, presented=f"a {cert} certificate (not usable for TLS client authentication)")
