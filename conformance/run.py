@@ -19,8 +19,8 @@ from conformance.errors import ConfigError, HarnessError, Inconclusive
 from conformance.evidence import EvidenceLog, HttpExchange
 from conformance.peers.credentials import CredentialFactory
 from conformance.peers.eec import WireCounter
+from conformance.peers.fake_ecs_issuer import TokenIssuer
 from conformance.peers.material import HarnessMaterial
-from conformance.peers.token_issuer import TokenIssuer
 from conformance.targets.config import load_targets
 from conformance.targets.model import HttpVersion, Role, TargetConfig
 from conformance.under_test import (

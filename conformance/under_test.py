@@ -32,10 +32,11 @@ from authlib.oauth2.rfc6749.parameters import prepare_token_request
 
 from conformance.errors import CheckFailed, ConfigError, Inconclusive, NotApplicable
 from conformance.evidence import EvidenceLog, HttpExchange, TokenFacts
+from conformance.issued_tokens import JwksError, load_jwks, token_facts, verify_signature
 from conformance.peers.credentials import CertVariant, CredentialFactory
 from conformance.peers.eec import ContextCache, FakeEEC, WireCounter
+from conformance.peers.fake_ecs_issuer import TokenIssuer
 from conformance.peers.material import HarnessMaterial
-from conformance.peers.token_issuer import TokenIssuer
 from conformance.targets import edge_apis
 from conformance.targets.model import (
     ALPN_IDS,
@@ -46,7 +47,6 @@ from conformance.targets.model import (
     TargetConfig,
     TokenDelivery,
 )
-from conformance.tokens import JwksError, load_jwks, token_facts, verify_signature
 
 __all__ = [
     "CAPABILITIES",

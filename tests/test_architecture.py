@@ -3,7 +3,7 @@
 The import graph is read from the source with :mod:`ast` (top-level imports and those inside
 functions alike: a deferred import is still a dependency). Nodes are the subpackages
 (``conformance.peers``, ``conformance.targets``, ``conformance.checks``, ``conformance.reference``,
-``conformance.reporting``) and each top-level module (``conformance.cli``, ``conformance.tokens``...).
+``conformance.reporting``) and each top-level module (``conformance.cli``, ``conformance.issued_tokens``...).
 """
 
 from __future__ import annotations
@@ -109,7 +109,7 @@ def test_the_import_graph_is_read() -> None:
     edges = _edges()
     assert ("conformance.reference.server", "conformance.reference.tls") in edges
     assert _node("conformance.peers.eec") == "conformance.peers"
-    assert _node("conformance.tokens") == "conformance.tokens"
+    assert _node("conformance.issued_tokens") == "conformance.issued_tokens"
 
 
 def test_no_import_cycle_between_subpackages() -> None:
@@ -127,7 +127,7 @@ def test_no_import_cycle_between_subpackages() -> None:
 
 
 def test_the_reference_shares_no_code_with_the_checker() -> None:
-    forbidden = ("conformance.checks", "conformance.tokens")
+    forbidden = ("conformance.checks", "conformance.issued_tokens")
     leaks = [
         f"{source} -> {target}"
         for source, target in _edges()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from evidence_factory import exchange, token
 
-from conformance.checks import http, tls, tokens
+from conformance.checks import http, tls, token_claims
 from conformance.checks.schema import EXAMPLE_EEC_REGISTRATION, EXAMPLE_SERV_PROV_RESP
 from conformance.errors import CheckFailed, Inconclusive, ShapeViolation
 from conformance.evidence import ConnectionOutcome as O
@@ -138,11 +138,11 @@ def test_refusal_shape_collects_status_problem_details_and_leaks() -> None:
 
 
 def test_claim_equals() -> None:
-    tokens.claim_equals(token({"sub": "msisdn-491700000001"}), "sub", "msisdn-491700000001", meaning="the GPSI")
+    token_claims.claim_equals(token({"sub": "msisdn-491700000001"}), "sub", "msisdn-491700000001", meaning="the GPSI")
     with pytest.raises(CheckFailed, match="missing"):
-        tokens.claim_equals(token({}), "sub", "msisdn-491700000001", meaning="the GPSI")
+        token_claims.claim_equals(token({}), "sub", "msisdn-491700000001", meaning="the GPSI")
     with pytest.raises(CheckFailed) as failed:
-        tokens.claim_equals(token({"sub": "msisdn-1"}), "sub", "msisdn-491700000001", meaning="the GPSI")
+        token_claims.claim_equals(token({"sub": "msisdn-1"}), "sub", "msisdn-491700000001", meaning="the GPSI")
     assert "msisdn-1" in failed.value.actual
 
 

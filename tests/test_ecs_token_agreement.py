@@ -17,9 +17,9 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from joserfc import jwt as jose_jwt
 from joserfc.jwk import ECKey, KeySet, RSAKey
 
-from conformance.checks import tokens as token_checks
+from conformance.checks import token_claims as token_checks
 from conformance.errors import CheckFailed
-from conformance.tokens import ASYMMETRIC_ALGORITHMS, token_facts, verify_signature
+from conformance.issued_tokens import ASYMMETRIC_ALGORITHMS, token_facts, verify_signature
 
 ISS, AUD, KID = "ecs.example.test", "ees1.example.test", "ecs-1"
 PYJWT_ALGORITHMS = [alg for alg in ASYMMETRIC_ALGORITHMS if alg not in ("Ed25519", "EdDSA")]

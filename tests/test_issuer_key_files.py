@@ -9,7 +9,7 @@ import pytest
 from vendor_keys import PASSPHRASE, ec_key, key_pem, legacy_encrypted_pem, rsa_key
 
 from conformance.errors import PeerError
-from conformance.peers.token_issuer import TokenIssuer
+from conformance.peers.fake_ecs_issuer import TokenIssuer
 
 ECS = "ecs.example.test"
 

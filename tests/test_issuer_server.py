@@ -12,11 +12,11 @@ from pathlib import Path
 import httpx
 import pytest
 
+from conformance.issued_tokens import verify_signature
+from conformance.peers.fake_ecs_issuer import TokenIssuer
 from conformance.peers.issuer_server import METADATA_PATH, IssuerServer, issuer_host
 from conformance.peers.material import HarnessMaterial
-from conformance.peers.token_issuer import TokenIssuer
 from conformance.targets.config import load_target
-from conformance.tokens import verify_signature
 
 ECS = "ecs.example.test"
 

@@ -247,8 +247,8 @@ def test_missing_sources_lists_what_load_needs(saved: Path, tmp_path: Path) -> N
 
 @pytest.mark.parametrize("algorithm", ["ES256", "RS256", "PS256", "EdDSA"])
 def test_each_declared_algorithm_signs_with_its_familys_key(material: HarnessMaterial, algorithm: str) -> None:
-    from conformance.peers.token_issuer import TokenIssuer
-    from conformance.tokens import verify_signature
+    from conformance.issued_tokens import verify_signature
+    from conformance.peers.fake_ecs_issuer import TokenIssuer
 
     issuer = TokenIssuer.from_pem(material.issuer_key_for(algorithm), issuer="ecs.example.test", algorithm=algorithm)
     assert issuer.kid in material.issuer_kids().values()

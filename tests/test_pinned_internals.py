@@ -375,7 +375,7 @@ def test_httpcore_server_disconnected_wording(ca: trustme.CA) -> None:
     )
 
 
-# --- joserfc (conformance/tokens.py, conformance/peers/token_issuer.py, conformance/targets/config.py,
+# --- joserfc (conformance/issued_tokens.py, conformance/peers/fake_ecs_issuer.py, conformance/targets/config.py,
 # conformance/reference/tokens.py) --------------------------------------------------------------
 
 
@@ -389,7 +389,7 @@ def ec_key() -> Any:
 def test_joserfc_jws_registry_instance(ec_key: Any) -> None:
     from joserfc import jws
 
-    where = "conformance/tokens.py (_verify_with) and conformance/peers/token_issuer.py (sign)"
+    where = "conformance/issued_tokens.py (_verify_with) and conformance/peers/fake_ecs_issuer.py (sign)"
     try:
         registry = jws.JWSRegistry(algorithms=["ES256"], strict_check_header=False)
     except TypeError as err:
@@ -397,7 +397,7 @@ def test_joserfc_jws_registry_instance(ec_key: Any) -> None:
     _require(
         isinstance(getattr(registry, "max_header_length", None), int),
         "joserfc.jws.JWSRegistry.max_header_length",
-        "conformance/tokens.py (_verify_with)",
+        "conformance/issued_tokens.py (_verify_with)",
         "gone",
     )
     registry.max_header_length = 16_384
@@ -418,13 +418,16 @@ def test_joserfc_jws_registry_algorithms(ec_key: Any) -> None:
     _require(
         isinstance(algorithms, dict),
         "joserfc.jws.JWSRegistry.algorithms (class-level dict)",
-        "conformance/peers/token_issuer.py (algorithm_misfit)",
+        "conformance/peers/fake_ecs_issuer.py (algorithm_misfit)",
         f"it is {algorithms!r}",
     )
     assert isinstance(algorithms, dict)
     missing = {"ES256", "ES384", "ES512", "RS256", "PS256", "EdDSA"} - set(algorithms)
     _require(
-        not missing, "joserfc.jws.JWSRegistry.algorithms", "conformance/peers/token_issuer.py", f"no {sorted(missing)}"
+        not missing,
+        "joserfc.jws.JWSRegistry.algorithms",
+        "conformance/peers/fake_ecs_issuer.py",
+        f"no {sorted(missing)}",
     )
     algorithms["ES256"].check_key(ec_key)
 
@@ -450,17 +453,20 @@ def test_joserfc_key_registries_and_errors(ec_key: Any) -> None:
     _require(
         imported.thumbprint() == ec_key.thumbprint(),
         "joserfc.jwk.JWKRegistry.import_key",
-        "conformance/peers/token_issuer.py and conformance/targets/config.py",
+        "conformance/peers/fake_ecs_issuer.py and conformance/targets/config.py",
         "a JWK did not round-trip",
     )
     key_set = KeySet.import_key_set({"keys": [ec_key.as_dict(private=False)]})
     _require(
         len(list(key_set.keys)) == 1,
         "joserfc.jwk.KeySet.import_key_set / .keys",
-        "conformance/tokens.py and conformance/reference/tokens.py",
+        "conformance/issued_tokens.py and conformance/reference/tokens.py",
         "gone",
     )
     for name in ("BadSignatureError", "JoseError", "SecurityWarning"):
         _require(
-            hasattr(joserfc.errors, name), f"joserfc.errors.{name}", "conformance/tokens.py, token_issuer.py", "gone"
+            hasattr(joserfc.errors, name),
+            f"joserfc.errors.{name}",
+            "conformance/issued_tokens.py, fake_ecs_issuer.py",
+            "gone",
         )

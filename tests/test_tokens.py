@@ -25,9 +25,7 @@ from joserfc.jwt import JWTClaimsRegistry
 
 from conformance.errors import PeerError
 from conformance.evidence import TokenFacts
-from conformance.peers import forged_tokens as forged
-from conformance.peers.token_issuer import TokenIssuer
-from conformance.tokens import (
+from conformance.issued_tokens import (
     JwksError,
     TokenFormatError,
     b64url_decode,
@@ -37,6 +35,8 @@ from conformance.tokens import (
     token_facts,
     verify_signature,
 )
+from conformance.peers import forged_tokens as forged
+from conformance.peers.fake_ecs_issuer import TokenIssuer
 
 ECS, EES, EEC_ID, GPSI = "ecs.operator.example", "ees-1.operator.example", "eec-0001", "msisdn-491700000001"
 SERVICES = ("eees-eecregistration", "eees-easdiscovery")

@@ -32,8 +32,8 @@ from typing import Any
 
 from joserfc.jwk import ECKey, Key
 
-from conformance.peers.token_issuer import ACCESS_TOKEN_TYPE, TokenIssuer, default_algorithm, sign
-from conformance.tokens import decode_unverified
+from conformance.issued_tokens import decode_unverified
+from conformance.peers.fake_ecs_issuer import ACCESS_TOKEN_TYPE, TokenIssuer, default_algorithm, sign
 
 __all__ = [
     "ALG_NONE_SPELLINGS",

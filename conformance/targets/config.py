@@ -34,15 +34,16 @@ from joserfc.jwk import JWKRegistry
 
 from conformance import files
 from conformance.errors import ConfigError, PeerError
-from conformance.peers.material import ISSUER_KEY_FILES, issuer_family, missing_sources
-from conformance.peers.material import SOURCES as MATERIAL_FILES
-from conformance.peers.token_issuer import (
+from conformance.issued_tokens import ASYMMETRIC_ALGORITHMS
+from conformance.peers.fake_ecs_issuer import (
     SigningKey,
     algorithm_misfit,
     as_signing_key,
     default_algorithm,
     describe_key,
 )
+from conformance.peers.material import ISSUER_KEY_FILES, issuer_family, missing_sources
+from conformance.peers.material import SOURCES as MATERIAL_FILES
 from conformance.requirements import catalogue
 from conformance.targets import values
 from conformance.targets.model import (
@@ -62,7 +63,6 @@ from conformance.targets.model import (
     TrustedIssuer,
 )
 from conformance.targets.toml_format import TABLES, toml_value
-from conformance.tokens import ASYMMETRIC_ALGORITHMS
 
 __all__ = ["load_target", "load_targets"]
 

@@ -3,7 +3,7 @@ client-credentials grant (RFC 6749 4.4), bearer tokens (RFC 6750)."""
 
 import pytest
 
-from conformance.checks import http, tokens
+from conformance.checks import http, token_claims
 
 pytestmark = [pytest.mark.needs("token-endpoint"), pytest.mark.needs("token-issuance")]
 
@@ -12,7 +12,7 @@ pytestmark = [pytest.mark.needs("token-endpoint"), pytest.mark.needs("token-issu
 def test_client_credentials_grant_gives_bearer_token(ecs):
     """A client-credentials request of the authorized EEC for a token-based EES gets a Bearer token."""
     for ees in ecs.candidates("token"):
-        tokens.bearer_token_response(ecs.request_token(ees))
+        token_claims.bearer_token_response(ecs.request_token(ees))
 
 
 @pytest.mark.req("ECS-TOK-10", "ECS-RESP-01")
@@ -25,4 +25,4 @@ def test_other_grant_types_refused(ecs, grant_type):
     ecs.evidence.note("deliberately broken", f"grant_type = {grant_type!r} instead of client_credentials")
     exchange = ecs.request_token(ees, grant_type=grant_type)
     http.refused(exchange, meaning=f"grant_type {grant_type!r} is not the client-credentials grant")
-    tokens.oauth_error_shape(exchange, error="unsupported_grant_type")
+    token_claims.oauth_error_shape(exchange, error="unsupported_grant_type")

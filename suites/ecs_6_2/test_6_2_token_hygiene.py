@@ -3,7 +3,7 @@ profile of RFC 7515 is followed as current practice wants it."""
 
 import pytest
 
-from conformance.checks import tokens
+from conformance.checks import token_claims
 
 pytestmark = pytest.mark.needs("token-issuance")
 
@@ -14,10 +14,10 @@ def test_token_header_and_claims_hygiene(ecs):
     issued = ecs.tokens_issued()
     jwks, _ = ecs.token_keys()
     for token in issued.values():
-        tokens.kid_resolvable(token, jwks)
-        tokens.typ_is(token, "at+jwt")
-        tokens.asymmetric_algorithm(token)
-        tokens.has_claim(token, "iat", meaning="iat: when the token was issued (RFC 9068 2.2)")
+        token_claims.kid_resolvable(token, jwks)
+        token_claims.typ_is(token, "at+jwt")
+        token_claims.asymmetric_algorithm(token)
+        token_claims.has_claim(token, "iat", meaning="iat: when the token was issued (RFC 9068 2.2)")
 
 
 @pytest.mark.req("ECS-TOK-11")
@@ -25,12 +25,12 @@ def test_jti_unique_across_requests(ecs):
     """Every token has a jti, and no two tokens share one, across two provisioning requests."""
     first = ecs.tokens_issued()
     second = ecs.tokens_issued()
-    tokens.jti_unique([*first.values(), *second.values()])
+    token_claims.jti_unique([*first.values(), *second.values()])
 
 
 @pytest.mark.req("ECS-TOK-11")
 def test_published_keys_are_public_and_strong(ecs):
     """The declared key set carries no private members, and its RSA keys have at least 2048 bits."""
     jwks, _ = ecs.token_keys()
-    tokens.no_private_members(jwks)
-    tokens.rsa_key_size(jwks)
+    token_claims.no_private_members(jwks)
+    token_claims.rsa_key_size(jwks)

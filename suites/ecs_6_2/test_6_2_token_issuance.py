@@ -4,7 +4,7 @@ token-based authorization"; the tokens are JWTs protected with the JWS profile o
 
 import pytest
 
-from conformance.checks import http, tokens
+from conformance.checks import http, token_claims
 
 pytestmark = pytest.mark.needs("token-issuance")
 
@@ -21,9 +21,9 @@ def test_tokens_exactly_for_token_based_ees(ecs):
     token_based = [ees.ees_id for ees in ecs.candidates("token")]
     local = ecs.candidates("local")
     if ecs.binding == "response":
-        tokens.issued_for_exactly(issued, token_based, local=[ees.ees_id for ees in local])
+        token_claims.issued_for_exactly(issued, token_based, local=[ees.ees_id for ees in local])
     else:
-        tokens.issued_for_exactly(issued, token_based)
+        token_claims.issued_for_exactly(issued, token_based)
         for ees in local:
             _local_token_refused(ecs, ees)
 
@@ -34,7 +34,7 @@ def test_separate_token_for_each_token_based_ees(ecs):
     issued = ecs.tokens_issued()
     if len(ecs.candidates("token")) < 2:
         ecs.evidence.note("coverage", "one token-based candidate EES declared: distinctness not observable")
-    tokens.distinct(issued)
+    token_claims.distinct(issued)
 
 
 @pytest.mark.req("ECS-TOK-02")
@@ -44,7 +44,8 @@ def test_no_token_for_local_policy_ees(ecs):
     issued = ecs.tokens_issued()
     local = ecs.candidates("local")
     if ecs.binding == "response":
-        tokens.issued_for_exactly(set(issued) & {ees.ees_id for ees in local}, [], local=[ees.ees_id for ees in local])
+        local_ids = [ees.ees_id for ees in local]
+        token_claims.issued_for_exactly(set(issued) & set(local_ids), [], local=local_ids)
     else:
         for ees in local:
             _local_token_refused(ecs, ees)
@@ -54,4 +55,4 @@ def test_no_token_for_local_policy_ees(ecs):
 def test_tokens_are_signed_jws_verifiable_with_declared_keys(ecs):
     """Every token is a JWS compact serialization, signed (not alg none), verifying with the declared keys."""
     for token in ecs.tokens_issued(verify=True).values():
-        tokens.signed_and_verified(token)
+        token_claims.signed_and_verified(token)

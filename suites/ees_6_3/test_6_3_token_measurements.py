@@ -16,7 +16,7 @@ import pytest
 
 from conformance.checks import http
 from conformance.peers import forged_tokens
-from conformance.peers.token_issuer import sign
+from conformance.peers.fake_ecs_issuer import sign
 
 pytestmark = pytest.mark.needs("token-authorization")
 

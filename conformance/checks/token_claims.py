@@ -14,7 +14,7 @@ from typing import Any
 
 from conformance.errors import CheckFailed, ShapeViolation
 from conformance.evidence import HttpExchange, TokenFacts
-from conformance.tokens import ASYMMETRIC_ALGORITHMS, private_members
+from conformance.issued_tokens import ASYMMETRIC_ALGORITHMS, private_members
 
 __all__ = [
     "MIN_RSA_BITS",
