@@ -49,6 +49,9 @@ from conformance.peers.tls_outcome import FIRST_READ, HANDSHAKE, classify, sessi
 __all__ = ["ClientCredential", "ContextCache", "FakeEEC", "WireCounter"]
 
 H2, HTTP11 = "h2", "http/1.1"
+H2_PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" + b"\x00\x00\x00\x04\x00\x00\x00\x00\x00"
+"""The HTTP/2 connection preface and an empty SETTINGS frame (RFC 9113 3.4): what the raw probe
+sends when h2 was negotiated, so an h2-only server answers with its own SETTINGS."""
 ALPN_BOTH = (H2, HTTP11)
 MAX_BODY_BYTES = 1 << 20
 PROBE_REPLY_BYTES = 64 * 1024
@@ -185,7 +188,8 @@ class FakeEEC:
         return exchange
 
     def handshake(self, *, label: str = "") -> TlsFacts:
-        """A raw TLS probe (no httpx): handshake, send a minimal GET, read the first bytes.
+        """A raw TLS probe (no httpx): handshake offering this EEC's ALPN, send a minimal GET (or the
+        HTTP/2 preface when h2 was negotiated), read the first bytes.
 
         ``ESTABLISHED`` means bytes came back. Under TLS 1.3 the server judges the client
         certificate after the client's handshake is done, so a refusal shows up as an alert
@@ -195,17 +199,18 @@ class FakeEEC:
         started = time.monotonic()
         facts = self._unconnected()
         reply, phase = b"", HANDSHAKE
-        request = f"GET / HTTP/1.1\r\nHost: {self.server_name}\r\nConnection: close\r\n\r\n".encode()
+        http11 = f"GET / HTTP/1.1\r\nHost: {self.server_name}\r\nConnection: close\r\n\r\n".encode()
         with Deadline(self.deadline) as deadline:
             self.counter.connection()
             try:
                 with socket.create_connection(self._dial, timeout=self.timeout) as raw:
                     facts.address = _address(raw, facts.address)
                     deadline.watch(raw)
-                    self._context.set_alpn_protocols([HTTP11])
+                    self._context.set_alpn_protocols(list(self.alpn))
                     with self._context.wrap_socket(raw, server_hostname=self.server_name) as tls_socket:
                         facts = self._session(tls_socket, address=facts.address)
                         phase = FIRST_READ
+                        request = H2_PREFACE if tls_socket.selected_alpn_protocol() == H2 else http11
                         reply = _request_reply(tls_socket, request)
             except OSError as exc:
                 facts = _failed(facts, exc, deadline, phase=phase)

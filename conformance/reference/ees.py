@@ -37,10 +37,18 @@ from conformance.reference.policy import (
     authenticate,
     check_gpsi,
     check_local_policy,
+    is_well_formed_gpsi,
+    read_body,
     read_json_request,
 )
 from conformance.reference.problems import EXCEPTION_HANDLERS, Refusal, bad_request
-from conformance.reference.tokens import InvalidToken, Leniency, TokenVerifier, check_signature_algorithms
+from conformance.reference.tokens import (
+    InvalidToken,
+    Leniency,
+    TokenVerifier,
+    check_signature_algorithms,
+    strict_json,
+)
 
 REGISTRATION_SERVICE = "eees-eecregistration"
 REGISTRATIONS_PATH = f"/{REGISTRATION_SERVICE}/v1/registrations"
@@ -123,7 +131,13 @@ class _Ees:
 
     async def register(self, request: Request) -> Response:
         """EDGE-1 EECRegistration: admit, authorize, then register (201 echoing the request)."""
-        body = await read_json_request(request)
+        if self.behaviour.validates_request:
+            body = await read_json_request(request)
+        else:  # fault ees.crashes-on-bad-request: members used unchecked
+            body = strict_json(await read_body(request))
+            body["eecId"].strip()
+        if not self.behaviour.validates_gpsi_form and not is_well_formed_gpsi(body.get("ueId", "msisdn-00000")):
+            body = {name: value for name, value in body.items() if name != "ueId"}  # fault ees.ignores-malformed-gpsi
         if self.behaviour.checks_member_types:
             check_member_types(body)
         else:

@@ -130,6 +130,8 @@ class EesBehaviour:
     crashes_on_malformed_token: bool = False
     lenient_gpsi: bool = False
     checks_member_types: bool = True
+    validates_gpsi_form: bool = True
+    validates_request: bool = True
 
 
 @dataclass(frozen=True)
@@ -494,6 +496,32 @@ _CATALOGUE: tuple[Fault, ...] = (
         "A token that is not a JWS compact serialization crashes the token parser (500).",
         ("EES-TOK-11",),
         effect={"crashes_on_malformed_token": True},
+    ),
+    Fault(
+        "ees.ignores-malformed-gpsi",
+        "A ueId that is not a well-formed GPSI is ignored as if absent: the EEC is registered.",
+        ("EES-GPSI-02",),
+        also_breaks=(("EES-ROB-01", "a ueId of another type than string is a malformed GPSI too"),),
+        effect={"validates_gpsi_form": False},
+    ),
+    Fault(
+        "ees.crashes-on-bad-request",
+        "The registration body is used unchecked: a malformed body or a missing or mistyped eecId answers 500.",
+        ("EES-ROB-01",),
+        also_breaks=(("EES-RESP-02", "a 500 is not the form of a refusal"),),
+        effect={"validates_request": False},
+    ),
+    Fault(
+        "ees.accepts-tls-1.0-and-1.1",
+        "The EES negotiates TLS 1.0 and 1.1 (minimum version TLS 1.0, CBC suites at OpenSSL level 0).",
+        ("EES-TLS-05",),
+        effect={"tls.accepts_old_tls": True},
+    ),
+    Fault(
+        "ees.wrong-server-certificate-name",
+        "To TLS 1.2 clients the EES presents a stale RSA certificate for another name (TLS 1.3 gets the right one).",
+        ("EES-TLS-05",),
+        effect={"tls.legacy_certificate_for": "old-ees.reference.test"},
     ),
     Fault(
         "ees.lenient-gpsi",
