@@ -155,7 +155,9 @@ def head(status: int, length: int | None, content_type: str = "application/json"
     return f"HTTP/1.1 {status} X\r\nContent-Type: {content_type}\r\n{framing}{extra}Connection: close\r\n\r\n".encode()
 
 
-def respond(status: int, body: bytes, content_type: str = "application/json", *, length: int | None = None) -> Behaviour:
+def respond(
+    status: int, body: bytes, content_type: str = "application/json", *, length: int | None = None
+) -> Behaviour:
     """Read one request, answer ``status`` with ``body`` (announced as ``length``), then drain."""
 
     def behaviour(conn: socket.socket, stop: threading.Event) -> None:
