@@ -88,24 +88,24 @@ def test_slow_or_broken_answers_earn_no_pass(tmp_path: Path, keys: Keys, name: s
     run = _run(tmp_path, keys, SLOW_OR_BROKEN[name])
     assert run.status in (1, 2), run.output
     _never_pass_on_a_negative_case(run)
-    assert set(run.verdicts().values()) <= {"INCONCLUSIVE", "FAIL", "N/A"}, run.verdicts()
-    assert not [c for c in run.cases() if c["verdict"] == "FAIL" and not c.get("positive_control")]
+    assert {c["verdict"] for c in _negative(run)} <= {"INCONCLUSIVE", "N/A"}, run.verdicts()
+    assert run.results()["counts"]["tls_connections"] <= 10, "a failed sanity probe must spare the target"
 
 
 def test_huge_body_is_cut_and_the_evidence_says_so(tmp_path: Path, keys: Keys) -> None:
     run = _run(tmp_path, keys, hostile.huge_body)
-    sanity = run.results()["sanity"]
+    sanity = run.results()["sanity_probes"]
     bodies = [e.get("response_body", "") for probe in sanity for e in probe["evidence"]]
     assert any("cut at max_body_bytes" in b for b in bodies), sanity
     assert all(len(b) < 2 * hostile.MIB for b in bodies)
-    assert "not JSON" in sanity[0]["message"] or "no JSON" in sanity[0]["message"], sanity[0]["message"]
+    assert "body is not JSON" in sanity[0]["message"], sanity[0]["message"]
 
 
 def test_invalid_json_fails_the_sanity_probe_naming_the_body(tmp_path: Path, keys: Keys) -> None:
     run = _run(tmp_path, keys, hostile.invalid_json)
-    message = run.results()["sanity"][0]["message"]
-    assert "FAILED" in message and "JSON" in message, message
-    assert "for not nullable" not in run.output
+    message = run.results()["sanity_probes"][0]["message"]
+    assert "FAILED" in message and "body is not JSON: '{\"eecRegId\"" in message, message
+    assert {c["verdict"] for c in _negative(run)} <= {"INCONCLUSIVE", "N/A"}, run.verdicts()
 
 
 def test_accept_everything_fails_every_negative_case(tmp_path: Path, keys: Keys) -> None:
@@ -114,7 +114,9 @@ def test_accept_everything_fails_every_negative_case(tmp_path: Path, keys: Keys)
     negative = _negative(run)
     judged = [c for c in negative if c["verdict"] != "N/A"]
     assert judged, run.output
-    assert all(c["verdict"] == "FAIL" for c in judged), {c["id"]: c["verdict"] for c in judged}
+    # FAIL, or WARN where the case judges only a best-practice (S) part: served is never PASS
+    assert all(c["verdict"] in ("FAIL", "WARN") for c in judged), {c["id"]: c["verdict"] for c in judged}
+    assert sum(c["verdict"] == "FAIL" for c in judged) >= len(judged) - 5
 
 
 def test_random_closes_never_crash_the_harness(tmp_path: Path, keys: Keys) -> None:
