@@ -209,11 +209,17 @@ class ConformanceRun:
         expected = CONTROL_STATUS[config.role]
         if not exchange.answered:
             return SanityProbe(config.name, transport, False, False, _unreachable(config, transport, exchange), log)
-        ok = exchange.status == expected
+        # h10-robustness: the control counts only with a whole, parseable JSON body: a truncated or
+        # non-JSON 2xx would otherwise pass here and surface later as a schema error on `None`.
+        json_body = isinstance(exchange.response_json, dict | list)
+        ok = exchange.status == expected and json_body
         verb = "succeeded" if ok else "FAILED"
+        wanted = f"expected {expected}"
+        if not json_body:
+            wanted += f" with a JSON body; body is not JSON: {_excerpt(exchange)}"
         message = (
             f"sanity probe (the positive control before any case, HTTP/{transport}) {verb}: "
-            f"{exchange.summary()} (expected {expected})"
+            f"{exchange.summary()} ({wanted})"
         )
         return SanityProbe(config.name, transport, True, ok, message, log)
 
@@ -225,6 +231,14 @@ class ConformanceRun:
         if not probe.ok and not is_control:
             raise Inconclusive(f"{probe.message}; a refusal in this case would prove nothing")
         return probe
+
+
+def _excerpt(exchange: HttpExchange, limit: int = 120) -> str:
+    """The start of a response body for a one-line message (the evidence keeps the rest)."""
+    body = exchange.response_body.replace("\n", " ")
+    note = body.rsplit("…[response body ", 1)
+    shown = body[:limit] + ("…" if len(body) > limit else "")
+    return f"{shown!r}" + (f" [response body {note[1]}" if len(note) == 2 else "") if body else "(empty)"
 
 
 def _unreachable(config: TargetConfig, transport: HttpVersion, exchange: HttpExchange) -> str:
@@ -239,13 +253,46 @@ def _unreachable(config: TargetConfig, transport: HttpVersion, exchange: HttpExc
         "connection-refused": "is the server running at that address?",
         "timeout": "the port accepts connections but nothing answers in time",
         "server-cert-rejected": "check target.trust_anchor and target.fqdn",
-        "refused-with-alert": "the target refused the harness's VALID client certificate: provision ca.pem "
-        "from the harness material (conformance pki export)",
     }.get(tls.outcome.value, "")
+    if tls.outcome.value == "refused-with-alert":
+        hint = _alert_hint(tls.alert, tls.phase)
     return (
         f"sanity probe (the positive control before any case, HTTP/{transport}) got no answer: target "
         f"{config.name} unreachable at {config.base_url} over HTTP/{transport}: {tls.outcome} ({tls.detail})"
         f"{'; ' + hint if hint else ''}"
+    )
+
+
+_CERTIFICATE_ALERTS = (
+    "BAD_CERTIFICATE",
+    "UNSUPPORTED_CERTIFICATE",
+    "CERTIFICATE_REVOKED",
+    "CERTIFICATE_EXPIRED",
+    "CERTIFICATE_UNKNOWN",
+    "CERTIFICATE_REQUIRED",
+    "UNKNOWN_CA",
+    "ACCESS_DENIED",
+    "DECRYPT_ERROR",
+)
+
+
+def _alert_hint(alert: str | None, phase: str | None) -> str:
+    """What an alert against the positive control supports (h10-robustness): a certificate alert
+    blames the harness's client certificate; any other alert in the handshake came before the
+    server judged a client certificate, so it says nothing about it."""
+    name = alert or "an alert"
+    if alert is not None and any(kind in alert for kind in _CERTIFICATE_ALERTS):
+        where = "at the first read, after the handshake" if phase == "first-read" else "in the handshake"
+        return (
+            f"the target answered the harness's valid client certificate with the certificate alert {name} {where}: "
+            "provision ca.pem from the harness material (conformance pki export)"
+        )
+    if phase == "first-read":
+        return f"the target sent {name} after the handshake; it names no certificate problem"
+    return (
+        f"the target sent {name} in the handshake, before it judged any client certificate: "
+        "check the TLS versions and cipher suites it allows (the harness offers TLS 1.2 and 1.3) "
+        "and target.http_versions (ALPN)"
     )
 
 
