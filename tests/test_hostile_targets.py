@@ -104,7 +104,8 @@ def test_huge_body_is_cut_and_the_evidence_says_so(tmp_path: Path, keys: Keys) -
 def test_invalid_json_fails_the_sanity_probe_naming_the_body(tmp_path: Path, keys: Keys) -> None:
     run = _run(tmp_path, keys, hostile.invalid_json)
     message = run.results()["sanity_probes"][0]["message"]
-    assert "FAILED" in message and "body is not JSON: '{\"eecRegId\"" in message, message
+    assert "FAILED" in message, message
+    assert "body is not JSON: '{\"eecRegId\"" in message, message
     assert {c["verdict"] for c in _negative(run)} <= {"INCONCLUSIVE", "N/A"}, run.verdicts()
 
 
