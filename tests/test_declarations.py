@@ -150,16 +150,22 @@ def test_a_token_endpoint_error_is_the_targets_fail_with_the_answer_as_evidence(
     assert "no-such-endpoint -> 404" in run.output
 
 
-def test_a_token_of_another_form_than_declared_is_the_declarations_error(tmp_path: Path) -> None:
-    """Issue: a token object where the declaration says string was reported as the target's FAIL."""
+def run_reference_ecs_edited(tmp_path: Path, old: str, new: str) -> Finished:
+    """The reference ECS target with ``old`` replaced by ``new`` in its declaration, run on ECS-TOK-06."""
     deployment = ReferenceDeployment.start(tmp_path / "reference")
     try:
         ecs = next(p for p in deployment.target_files if p.name == "reference-ecs.toml")
-        text = ecs.read_text("utf-8").replace('member = "accessToken"', 'member = "endPt"')
-        ecs.write_text(text, "utf-8")
-        run = conformance("run", "--target", ecs, "--req", "ECS-TOK-06", out=tmp_path / "out")
+        text = ecs.read_text("utf-8")
+        assert old in text, f"{old!r} is not in the reference ECS declaration"
+        ecs.write_text(text.replace(old, new), "utf-8")
+        return conformance("run", "--target", ecs, "--req", "ECS-TOK-06", out=tmp_path / "out")
     finally:
         deployment.stop()
+
+
+def test_a_token_of_another_form_than_declared_is_the_declarations_error(tmp_path: Path) -> None:
+    """Issue: a token object where the declaration says string was reported as the target's FAIL."""
+    run = run_reference_ecs_edited(tmp_path, 'member = "accessToken"', 'member = "endPt"')
     assert run.status == 2, run.output
     assert set(run.verdicts().values()) == {"ERROR"}
     assert "ecs.token_delivery.member" in run.output
@@ -168,14 +174,7 @@ def test_a_token_of_another_form_than_declared_is_the_declarations_error(tmp_pat
 
 def test_a_token_pointer_that_does_not_resolve_is_the_declarations_error(tmp_path: Path) -> None:
     """A JSON Pointer (RFC 6901) the provisioning response does not have is an ERROR naming the key."""
-    deployment = ReferenceDeployment.start(tmp_path / "reference")
-    try:
-        ecs = next(p for p in deployment.target_files if p.name == "reference-ecs.toml")
-        text = ecs.read_text("utf-8").replace("/ednCnfgInfo/0/eess/2/accessToken", "/ednCnfgInfo/0/eess/7/accessToken")
-        ecs.write_text(text, "utf-8")
-        run = conformance("run", "--target", ecs, "--req", "ECS-TOK-06", out=tmp_path / "out")
-    finally:
-        deployment.stop()
+    run = run_reference_ecs_edited(tmp_path, "/eess/2/accessToken", "/eess/7/accessToken")
     assert run.status == 2, run.output
     assert set(run.verdicts().values()) == {"ERROR"}
     assert "ecs.candidate_ees[2].token_pointer" in run.output
