@@ -35,12 +35,11 @@ from conformance.reference.policy import (
     authenticate,
     check_gpsi,
     check_local_policy,
-    is_well_formed_gpsi,
     read_body,
-    read_json_request,
+    request_body,
 )
 from conformance.reference.problems import EXCEPTION_HANDLERS, NO_STORE, OAuthError, Refusal, plain_refusal_handler
-from conformance.reference.tokens import TokenMinter, new_signing_key, public_jwks, signing_key, strict_json
+from conformance.reference.tokens import TokenMinter, new_signing_key, public_jwks, signing_key
 
 __all__ = ["EcsSettings", "KnownEes", "build_ecs_app", "new_signing_key", "public_jwks"]
 
@@ -117,13 +116,11 @@ class _Ecs:
 
     async def provisioning(self, request: Request) -> Response:
         """EDGE-4 ECSServProvReq: admit the EEC, then answer with EDN configuration and tokens."""
-        if self.behaviour.validates_request:
-            body = await read_json_request(request)
-        else:  # fault ecs.crashes-on-bad-request: members used unchecked
-            body = strict_json(await read_body(request))
-            body["eecId"].strip()
-        if not self.behaviour.validates_gpsi_form and not is_well_formed_gpsi(body.get("ueId", "msisdn-00000")):
-            body = {name: value for name, value in body.items() if name != "ueId"}  # fault ecs.ignores-malformed-gpsi
+        body = await request_body(
+            request,
+            validates_request=self.behaviour.validates_request,
+            validates_gpsi_form=self.behaviour.validates_gpsi_form,
+        )
         eec = authenticate(
             request, self.settings.registry, body["eecId"], by_certificate=self.behaviour.identifies_eec_by_certificate
         )

@@ -37,9 +37,7 @@ from conformance.reference.policy import (
     authenticate,
     check_gpsi,
     check_local_policy,
-    is_well_formed_gpsi,
-    read_body,
-    read_json_request,
+    request_body,
 )
 from conformance.reference.problems import EXCEPTION_HANDLERS, Refusal, bad_request
 from conformance.reference.tokens import (
@@ -47,7 +45,6 @@ from conformance.reference.tokens import (
     Leniency,
     TokenVerifier,
     check_signature_algorithms,
-    strict_json,
 )
 
 REGISTRATION_SERVICE = "eees-eecregistration"
@@ -131,13 +128,11 @@ class _Ees:
 
     async def register(self, request: Request) -> Response:
         """EDGE-1 EECRegistration: admit, authorize, then register (201 echoing the request)."""
-        if self.behaviour.validates_request:
-            body = await read_json_request(request)
-        else:  # fault ees.crashes-on-bad-request: members used unchecked
-            body = strict_json(await read_body(request))
-            body["eecId"].strip()
-        if not self.behaviour.validates_gpsi_form and not is_well_formed_gpsi(body.get("ueId", "msisdn-00000")):
-            body = {name: value for name, value in body.items() if name != "ueId"}  # fault ees.ignores-malformed-gpsi
+        body = await request_body(
+            request,
+            validates_request=self.behaviour.validates_request,
+            validates_gpsi_form=self.behaviour.validates_gpsi_form,
+        )
         if self.behaviour.checks_member_types:
             check_member_types(body)
         else:

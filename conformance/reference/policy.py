@@ -112,6 +112,24 @@ async def read_json_request(request: Request) -> dict[str, Any]:
     return body
 
 
+async def request_body(request: Request, *, validates_request: bool, validates_gpsi_form: bool) -> dict[str, Any]:
+    """The request body as :func:`read_json_request` admits it, or as a faulty server takes it.
+
+    ``validates_request=False`` (``*.crashes-on-bad-request``): the members are used unchecked, so
+    a malformed body or a missing or mistyped ``eecId`` raises and answers 500.
+    ``validates_gpsi_form=False`` (``*.ignores-malformed-gpsi``): a ``ueId`` that is not a
+    well-formed GPSI is dropped as if absent, so the EEC is served.
+    """
+    if validates_request:
+        body = await read_json_request(request)
+    else:
+        body = strict_json(await read_body(request))
+        body["eecId"].strip()
+    if not validates_gpsi_form and not is_well_formed_gpsi(body.get("ueId", "msisdn-00000")):
+        body = {name: value for name, value in body.items() if name != "ueId"}
+    return body
+
+
 def has_client_certificate(scope: Mapping[str, Any]) -> bool:
     """Whether the TLS handshake carried a (verified) client certificate."""
     tls = (scope.get("extensions") or {}).get("tls") or {}
