@@ -67,10 +67,13 @@ def pytest_args(args: argparse.Namespace, out: Path) -> list[str]:
         "-p",
         "no:cacheprovider",
         # The suites raise, they never assert: rewriting every module of the plugin's distribution
-        # costs ~3 s per run. Hypothesis' plugin (a dev dependency) imports hypothesis at the summary.
+        # costs ~3 s per run. Hypothesis' plugin imports hypothesis at the summary; schemathesis' plugin
+        # (it draws the ROB-01 bodies in a child process) would import all of schemathesis at start.
         "--assert=plain",
         "-p",
         "no:hypothesispytest",
+        "-p",
+        "no:schemathesis",
         "-q",
         "-rN",
         "--tb=no",

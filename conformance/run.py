@@ -15,8 +15,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
+from conformance import requirements
 from conformance.errors import ConfigError, HarnessError, Inconclusive
 from conformance.evidence import EvidenceLog, HttpExchange
+from conformance.peers import bad_requests
 from conformance.peers.credentials import CredentialFactory
 from conformance.peers.eec import WireCounter
 from conformance.peers.fake_ecs_issuer import TokenIssuer
@@ -100,13 +102,23 @@ class ConformanceRun:
             else:
                 paths.append(Path(target))
         try:
-            return cls(options, load_targets(paths), deployment)
+            run = cls(options, load_targets(paths), deployment)
         except BaseException:
             if deployment is not None:
                 deployment.stop()
             raise
+        run.prefetch_bad_requests()
+        return run
+
+    def prefetch_bad_requests(self) -> None:
+        """Start drawing the robustness cases' generated bodies (seconds of CPU) in the background."""
+        for target in self.targets:
+            if requirements.matches([f"{target.role.upper()}-ROB-01"], self.options.requirement_prefixes):
+                schema_name = bad_requests.REQUEST_SCHEMAS[target.role]
+                bad_requests.prefetch(schema_name, seed=target.fuzz_seed, count=target.fuzz_examples)
 
     def close(self) -> None:
+        bad_requests.stop_prefetching()
         for server in self._issuer_servers:
             server.stop()
         if self.deployment is not None:

@@ -33,6 +33,7 @@ from authlib.oauth2.rfc6749.parameters import prepare_token_request
 from conformance.errors import CheckFailed, ConfigError, Inconclusive, NotApplicable
 from conformance.evidence import EvidenceLog, HttpExchange, TokenFacts
 from conformance.issued_tokens import JwksError, load_jwks, token_facts, verify_signature
+from conformance.peers import bad_requests
 from conformance.peers.credentials import CertVariant, CredentialFactory
 from conformance.peers.eec import ContextCache, FakeEEC, WireCounter
 from conformance.peers.fake_ecs_issuer import TokenIssuer
@@ -144,6 +145,9 @@ def not_applicable_because(config: TargetConfig, needs: list[str]) -> str | None
 class TargetUnderTest:
     """What both roles share: EEC identities, test data, fake EECs."""
 
+    request_schema: str
+    """The schema of the role's main request body (a :data:`.checks.schema.SCHEMAS` alias)."""
+
     def __init__(
         self, config: TargetConfig, peers: Peers, evidence: EvidenceLog, transport: HttpVersion | None = None
     ) -> None:
@@ -227,9 +231,40 @@ class TargetUnderTest:
         """The role's main operation, sent by ``eec`` as the authorized EEC would send it."""
         raise NotImplementedError
 
+    def body(self, role: EecRole = "authorized", **members: Any) -> dict[str, Any]:
+        """The request body the harness would send for ``role`` (``members`` override; None removes)."""
+        return edge_apis.request_body(self.config, self.identity(role), **members)
+
+    def explicit_bad_bodies(self) -> dict[str, tuple[str, bytes]]:
+        """Hand-picked malformed bodies (:func:`.bad_requests.explicit`): name -> (what is broken, body)."""
+        return bad_requests.explicit(self.body())
+
+    def generated_bad_bodies(self) -> list[bad_requests.BadBody]:
+        """The schema-invalid bodies schemathesis draws for this role's request schema, seeded and
+        bounded by the declaration, each made the authorized EEC's (:func:`.bad_requests.for_eec`)."""
+        seed, count, schema_name = self.config.fuzz_seed, self.config.fuzz_examples, self.request_schema
+        eec = self.identity()
+        drawn = bad_requests.draw(schema_name, seed=seed, count=count)
+        bodies = [
+            mine
+            for body in drawn
+            if (mine := bad_requests.for_eec(body, schema_name, eec_id=eec.eec_id, gpsi=eec.gpsi)) is not None
+        ]
+        self.evidence.note(
+            "deliberately broken",
+            f"{len(drawn)} schema-invalid {schema_name} bodies drawn by {bad_requests.generator()} with seed {seed} "
+            f"([harness] fuzz_seed, fuzz_examples = {count}); {len(bodies)} still invalid with the EEC's own "
+            "eecId and ueId, and sent",
+        )
+        if not bodies:
+            raise Inconclusive(f"missing test data: seed {seed} drew no body that stays invalid; change fuzz_seed")
+        return bodies
+
 
 class EcsUnderTest(TargetUnderTest):
     """An ECS: the EDGE-4 service provisioning request and the tokens it issues."""
+
+    request_schema = bad_requests.REQUEST_SCHEMAS["ecs"]
 
     def provision(
         self,
@@ -265,9 +300,6 @@ class EcsUnderTest(TargetUnderTest):
             label=label or "malformed service provisioning request (EDGE-4)",
         )
 
-    def body(self, role: EecRole = "authorized", **members: Any) -> dict[str, Any]:
-        """The ECSServProvReq the harness would send for ``role`` (``members`` override; None removes)."""
-        return edge_apis.request_body(self.config, self.identity(role), **members)
 
     def issued_tokens(self, exchange: HttpExchange, *, role: EecRole = "authorized") -> dict[str, TokenFacts]:
         """The EES access tokens the ECS issued to ``role``, by ``eesId``, decoded as evidence.
@@ -618,6 +650,8 @@ def _kids(document: Any) -> str:
 
 class EesUnderTest(TargetUnderTest):
     """An EES: the EDGE-1 EEC registration, with or without tokens from the fake ECS."""
+
+    request_schema = bad_requests.REQUEST_SCHEMAS["ees"]
 
     @property
     def issuer(self) -> TokenIssuer:

@@ -1,15 +1,19 @@
-"""The fetch trap (EES-TOK-03's jku/x5u cases) and the schema-invalid request variants (ROB)."""
+"""The fetch trap (EES-TOK-03's jku/x5u cases) and the schema-invalid requests drawn for ROB-01."""
 
 from __future__ import annotations
 
+import json
 import socket
 import ssl
 import time
+from collections.abc import Iterator
+from pathlib import Path
 
 import httpx
 import pytest
 
-from conformance.peers.bad_requests import Mutation, mutations
+from conformance.checks import schema
+from conformance.peers import bad_requests
 from conformance.peers.fetch_trap import FetchTrap
 
 
@@ -36,25 +40,69 @@ def test_a_connection_that_fails_tls_still_counts_and_a_quiet_trap_records_nothi
     assert time.monotonic() - started < 10
 
 
-def test_mutations_are_seeded_bounded_and_schema_invalid() -> None:
-    first, again = mutations(), mutations()
-    assert first == again
-    assert 0 < len(first) <= 40
-    names = {m.name for m in first}
-    assert "eecId-missing" in names
-    body = {"eecId": "eec-1", "ueId": "msisdn-491700000001"}
-    removed = next(m for m in first if m.name == "eecId-missing")
-    assert removed.apply(body) == {"ueId": "msisdn-491700000001"}
-    assert "removed" in removed.describe()
-    for mutation in first:
-        if mutation.allowed:
-            assert mutation.member in mutation.apply(body)
-            assert "the schema allows" in mutation.describe()
+@pytest.fixture
+def fresh_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """An empty cache of drawn bodies, so the next draw really draws (in a child process)."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    bad_requests._remembered.cache_clear()
+    yield tmp_path / "ts33558-conformance" / "bad-requests"
+    bad_requests._remembered.cache_clear()
 
 
-def test_a_mutation_replacing_a_string_member_with_a_number_is_not_the_original() -> None:
-    mutation = Mutation("ueId-as-number", "ueId", 7, ("string",))
-    body = {"eecId": "eec-1", "ueId": "msisdn-491700000001"}
-    assert mutation.apply(body)["ueId"] == 7
-    assert body["ueId"] == "msisdn-491700000001"
-    assert mutation.members == {"ueId": 7}
+def test_draws_are_bounded_reproducible_kept_and_schema_invalid(fresh_cache: Path, tmp_path: Path) -> None:
+    first = bad_requests.draw("EECRegistration", seed=7, count=3)
+    assert len(first) == 3
+    assert [f.suffix for f in fresh_cache.iterdir()] == [".json"]  # kept, no partial file left behind
+    bad_requests._remembered.cache_clear()
+    (next(fresh_cache.iterdir())).unlink()
+    assert bad_requests.draw("EECRegistration", seed=7, count=3) == first  # drawn again: the same bodies
+    for body in first:
+        assert schema.validate(body.value, "EECRegistration"), body.describe()
+        assert json.loads(body.content()) == body.value
+        assert body.violation
+        assert body.violation in body.describe()
+
+
+def test_another_seed_draws_other_bodies_and_prefetch_finishes_in_the_background(fresh_cache: Path) -> None:
+    bad_requests.prefetch("ECSServProvReq", seed=1, count=2)
+    bad_requests.prefetch("ECSServProvReq", seed=1, count=2)  # once is enough
+    assert len(bad_requests._CHILDREN) == 1
+    one = bad_requests.draw("ECSServProvReq", seed=1, count=2)
+    assert not bad_requests._CHILDREN
+    assert bad_requests.draw("ECSServProvReq", seed=2, count=2) != one
+
+
+def test_stop_prefetching_ends_the_children(fresh_cache: Path) -> None:
+    bad_requests.prefetch("ECSServProvReq", seed=3, count=5)
+    child = next(iter(bad_requests._CHILDREN.values()))
+    bad_requests.stop_prefetching()
+    assert child.process.poll() is not None
+    assert not child.output.exists()
+
+
+def test_draw_refuses_an_unknown_schema_or_count() -> None:
+    with pytest.raises(KeyError, match="ECSServProvReq"):
+        bad_requests.draw("ProblemDetails", seed=1, count=1)
+    with pytest.raises(ValueError, match="at least 1"):
+        bad_requests.draw("ECSServProvReq", seed=1, count=0)
+
+
+def test_a_body_becomes_the_authorized_eecs_or_is_dropped_when_that_makes_it_valid() -> None:
+    wrong_member = bad_requests.BadBody({"eecId": "x", "ueId": "y", "acProfs": 5}, "acProfs is not an array")
+    mine = bad_requests.for_eec(wrong_member, "EECRegistration", eec_id="eec-1", gpsi="msisdn-491700000001")
+    assert mine is not None
+    assert mine.value == {"eecId": "eec-1", "ueId": "msisdn-491700000001", "acProfs": 5}
+    only_eec_id = bad_requests.BadBody({"eecId": ""}, "eecId is empty")  # valid once the EEC's eecId is in
+    assert bad_requests.for_eec(only_eec_id, "EECRegistration", eec_id="eec-1", gpsi=None) is None
+    not_an_object = bad_requests.BadBody([1], "not an object")
+    assert bad_requests.for_eec(not_an_object, "ECSServProvReq", eec_id="eec-1", gpsi=None) == not_an_object
+
+
+def test_explicit_bodies_break_what_they_say() -> None:
+    bodies = bad_requests.explicit({"eecId": "eec-1", "ueId": "msisdn-491700000001"})
+    assert json.loads(bodies["missing-eecId"][1]) == {"ueId": "msisdn-491700000001"}
+    assert json.loads(bodies["eecId-number"][1])["eecId"] == 1234
+    for name in ("not-json", "truncated-json"):
+        with pytest.raises(json.JSONDecodeError):
+            json.loads(bodies[name][1])
+    assert all(what for what, _ in bodies.values())

@@ -470,3 +470,23 @@ def test_joserfc_key_registries_and_errors(ec_key: Any) -> None:
             "conformance/issued_tokens.py, fake_ecs_issuer.py",
             "gone",
         )
+
+
+# --- schemathesis (conformance/peers/draw_bad_bodies.py: what each drawn body broke) ---------------
+
+
+def test_schemathesis_case_meta_describes_the_violation() -> None:
+    from schemathesis.generation.meta import CaseMetadata, FuzzingPhaseData, PhaseInfo
+
+    _require(
+        {"phase"} <= set(CaseMetadata.__dataclass_fields__) and {"data"} <= set(PhaseInfo.__dataclass_fields__),
+        "schemathesis Case.meta.phase.data",
+        "conformance/peers/draw_bad_bodies.py (_violation)",
+        "CaseMetadata.phase or PhaseInfo.data is gone",
+    )
+    _require(
+        "description" in FuzzingPhaseData.__dataclass_fields__,
+        "schemathesis FuzzingPhaseData.description",
+        "conformance/peers/draw_bad_bodies.py (_violation)",
+        "the fuzzing phase no longer describes what a negative case violates",
+    )

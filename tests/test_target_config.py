@@ -99,6 +99,7 @@ service_names = ["eees-eecregistration"]
 authorization = "token"
 """
 
+HARNESS = '[harness]\nclient_certs = "harness"\n'
 SECOND_EEC = '\n[[eec]]\nrole = "second"\neec_id = "eec-2"\ngpsi = "msisdn-491700000002"\n'
 VENDOR_ISSUER = 'source = "vendor"\nkey = "issuer.key"'
 VENDOR_EEC = 'cert = "eec.pem"\nkey = "eec.key"'
@@ -191,6 +192,12 @@ def test_defaults_and_absolute_paths(write: Write) -> None:
     )
     assert config.trusted_issuer == TrustedIssuer(source="harness", issuer="ecs.example.test")
     assert next(e for e in config.eecs if e.role == "authorized").gpsi == "msisdn-491700000001"
+
+
+def test_the_generated_bad_requests_are_seeded_and_counted_by_the_declaration(write: Write) -> None:
+    assert (load_target(write(EES)).fuzz_seed, load_target(write(EES)).fuzz_examples) == (33558, 12)
+    config = load_target(write(changed(EES, HARNESS, HARNESS + "fuzz_seed = 7\nfuzz_examples = 3\n")))
+    assert (config.fuzz_seed, config.fuzz_examples) == (7, 3)
 
 
 @pytest.mark.parametrize(
@@ -512,6 +519,9 @@ CASES = [
     (EES, "lifetime = 300", "lifetime = 0", "ees.token_issuer.lifetime", "0 is not positive"),
     (ECS, "max_token_lifetime = 3600", "max_token_lifetime = -1", "ecs.max_token_lifetime",
      "-1 is not positive"),
+    (EES, HARNESS, HARNESS + "fuzz_examples = 0\n", "harness.fuzz_examples", "0 is not positive"),
+    (EES, HARNESS, HARNESS + "fuzz_examples = 101\n", "harness.fuzz_examples", "101 is too many, use at most 100"),
+    (EES, HARNESS, HARNESS + 'fuzz_seed = "7"\n', "harness.fuzz_seed", "expected an integer, got a string"),
     # names and deviations
     (EES, "[target]", '[target]\nname = "my target"', "target.name",
      "'my target' is not a usable target name"),

@@ -8,8 +8,9 @@ RFC 9110 11.6.1, never matched as a string) and ProblemDetails together, and rai
 
 from __future__ import annotations
 
+import dataclasses
 import enum
-from collections.abc import Collection
+from collections.abc import Callable, Collection, Sequence
 
 from conformance.checks import schema
 from conformance.checks.www_authenticate import ChallengeSyntaxError, find, parse_challenges
@@ -22,6 +23,7 @@ __all__ = [
     "answered",
     "client_error",
     "conforms_to",
+    "every",
     "no_server_error",
     "precondition_status",
     "problem_details",
@@ -179,6 +181,43 @@ def no_server_error(exchange: HttpExchange, *, meaning: str) -> None:
             expected="a 4xx refusal: bad input is the client's error, never the server's",
             actual=exchange.summary() + _detail(exchange),
         )
+
+
+def every(sent: Sequence[tuple[str, HttpExchange]], judge: Callable[[HttpExchange, str], None]) -> None:
+    """Judge each ``(what was sent, exchange)`` with ``judge(exchange, what)``, then raise the worst
+    finding over them all: an outcome failure, else a request without a verdict, else a shape violation.
+
+    For a case that sends many requests (generated bad requests): its verdict says how many of
+    them went wrong and shows the first few, rather than stopping at the first.
+    """
+    failures: list[tuple[str, CheckFailed]] = []
+    shapes: list[tuple[str, CheckFailed]] = []
+    unjudged: list[tuple[str, Inconclusive]] = []
+    for what, exchange in sent:
+        try:
+            judge(exchange, what)
+        except ShapeViolation as exc:
+            shapes.append((what, exc))
+        except CheckFailed as exc:
+            failures.append((what, exc))
+        except Inconclusive as exc:
+            unjudged.append((what, exc))
+    if failures:
+        raise _summed(failures, len(sent))
+    if unjudged:
+        what, reason = unjudged[0]
+        raise Inconclusive(f"{len(unjudged)} of {len(sent)} requests got no verdict; the first [{what}]: {reason}")
+    if shapes:
+        raise _summed(shapes, len(sent))
+
+
+def _summed(hits: list[tuple[str, CheckFailed]], total: int, shown: int = 3) -> CheckFailed:
+    """The first finding of ``hits`` (its type kept), counting them all and showing a few."""
+    first = hits[0][1]
+    actual = "; ".join(f"[{what}] {exc.actual}" for what, exc in hits[:shown])
+    if len(hits) > shown:
+        actual += f"; ... and {len(hits) - shown} more"
+    return dataclasses.replace(first, title=f"{len(hits)} of {total} requests: {first.title}", actual=actual)
 
 
 def status_in(exchange: HttpExchange, expected: Collection[int], *, meaning: str) -> None:

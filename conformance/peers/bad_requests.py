@@ -1,111 +1,278 @@
-"""Schema-invalid requests generated from the TS 24.558 OpenAPI: one mutation per top-level member.
+"""Schema-invalid request bodies, drawn from the TS 24.558 OpenAPI by schemathesis's negative mode.
 
-For EES-ROB-01 / ECS-ROB-01 ("malformed or schema-invalid requests get 4xx, never 5xx"). Each
-:class:`Mutation` replaces one member of a valid request with a value of a JSON type the schema
-does not allow for it (or removes a required member). The choice of the wrong type is seeded,
-so the same seed always yields the same cases (the case IDs name them), and the set is bounded
-by the schema's member count. Every mutation is confirmed schema-invalid by
-:func:`conformance.checks.schema.validate` before a test sends it.
+For ECS-ROB-01 / EES-ROB-01 ("malformed or schema-invalid requests get 4xx, never 5xx").
+schemathesis (https://schemathesis.readthedocs.io) reads the operation's request body schema and,
+in negative mode, mutates it (a wrong type, a missing required member, a broken format, pattern
+or bound, deep inside the body too) and draws bodies that violate it. The harness collects them
+first (:mod:`.draw_bad_bodies`, with Hypothesis), then sends them; so the bodies are:
+
+- **bounded**: ``count`` per operation (``[harness] fuzz_examples``, default 12);
+- **reproducible**: Hypothesis is seeded (``[harness] fuzz_seed``, default 33558; the seed is in
+  the evidence) and keeps no example database, and the drawing runs in a fresh interpreter that
+  imports nothing of the harness, so the same seed, count, OpenAPI files and schemathesis and
+  Hypothesis versions draw the same bodies, in a conformance run as in a test;
+- **drawn once**: a draw costs seconds of CPU, so the bodies are kept in memory and on disk, in
+  ``$XDG_CACHE_HOME/ts33558-conformance/bad-requests/`` (``~/.cache/...``), under a key naming
+  all the inputs above (deleting it only costs time). A run starts the draws it will need in the
+  background (:func:`prefetch`), on another core, while its first cases run.
+
+schemathesis's "random bytes that are not JSON" bodies are left out (a seeded run spends most of
+its budget on them); :func:`explicit` gives the suites hand-picked malformed bodies instead.
+
+:func:`for_eec` then makes a body the authorized EEC's: where the body has a string ``eecId`` (or
+``ueId``), the EEC's own goes in, so the request gets past the identity checks to the members the
+server must validate. A body the harness's validator (:func:`conformance.checks.schema.validate`)
+then finds valid is not sent: only a schema-invalid body can demand a refusal.
 """
-
 from __future__ import annotations
 
+import contextlib
 import functools
-import random
+import hashlib
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import threading
+from collections.abc import Mapping
 from dataclasses import dataclass
-from importlib import resources
-from typing import Any
+from importlib import metadata, resources
+from importlib.resources.abc import Traversable
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any, Final
 
-import yaml
+from conformance.checks import schema
+from conformance.errors import HarnessError
 
-__all__ = ["DEFAULT_SEED", "Mutation", "mutations"]
+__all__ = [
+    "EXPLICIT",
+    "OPERATIONS",
+    "REQUEST_SCHEMAS",
+    "BadBody",
+    "draw",
+    "explicit",
+    "for_eec",
+    "generator",
+    "prefetch",
+    "stop_prefetching",
+]
 
-DEFAULT_SEED = 33558
-_OPENAPI = "data/openapi"
-_SAMPLES: dict[str, Any] = {
-    "string": "not-of-this-type",
-    "integer": 33558,
-    "number": 3.5,
-    "boolean": True,
-    "array": ["x"],
-    "object": {"unexpected": 1},
-    "null": None,
-}
-_REMOVED: Any = object()
+OPERATIONS: Final[Mapping[str, tuple[str, str]]] = MappingProxyType(
+    {
+        # schema alias (conformance.checks.schema.SCHEMAS): (OpenAPI file, path of the POST operation)
+        "ECSServProvReq": ("TS24558_Eecs_ServiceProvisioning.yaml", "/request"),
+        "EECRegistration": ("TS24558_Eees_EECRegistration.yaml", "/registrations"),
+    }
+)
+"""The operations whose request bodies are drawn: ECS service provisioning, EES EEC registration."""
+REQUEST_SCHEMAS: Final[Mapping[str, str]] = MappingProxyType({"ecs": "ECSServProvReq", "ees": "EECRegistration"})
+"""The request schema of each role's main operation."""
+_SCRIPT: Final = Path(__file__).with_name("draw_bad_bodies.py")
+
+
+def generator() -> str:
+    """The generator, by name and version, as evidence names it."""
+    return f"{_versions()}: schemathesis negative mode"
 
 
 @dataclass(frozen=True)
-class Mutation:
-    """One member of the request replaced by ``value`` (a JSON type its schema does not allow)."""
+class BadBody:
+    """One schema-invalid body: the JSON value and what schemathesis says it broke."""
 
-    name: str
-    member: str
     value: Any
-    allowed: tuple[str, ...]
+    violation: str
 
-    @property
-    def members(self) -> dict[str, Any]:
-        """As request members: the replaced value, or ``None`` for a removed member."""
-        return {self.member: None if self.value is _REMOVED else self.value}
+    def content(self) -> bytes:
+        return json.dumps(self.value, allow_nan=False).encode()
 
-    def apply(self, body: dict[str, Any]) -> dict[str, Any]:
-        changed = dict(body)
-        if self.value is _REMOVED:
-            changed.pop(self.member, None)
-        else:
-            changed[self.member] = self.value
-        return changed
+    def describe(self, limit: int = 160) -> str:
+        """The violation and the start of the body, for evidence and messages."""
+        text = json.dumps(self.value, ensure_ascii=True)
+        shown = text if len(text) <= limit else f"{text[:limit]}... ({len(text)} characters)"
+        return f"{self.violation}: {shown}"
 
-    def describe(self) -> str:
-        if self.value is _REMOVED:
-            return f"required member {self.member} removed"
-        return f"{self.member} = {self.value!r} (the schema allows {' or '.join(self.allowed)})"
+
+def draw(schema_name: str, *, seed: int, count: int) -> tuple[BadBody, ...]:
+    """``count`` bodies that violate the request schema ``schema_name`` (a key of :data:`OPERATIONS`)."""
+    _check(schema_name, count)
+    return _remembered(schema_name, seed, count)
+
+
+def prefetch(schema_name: str, *, seed: int, count: int) -> None:
+    """Start drawing in the background (a child process, so on another core) unless the bodies
+    are already kept: a run calls this when it starts, and :func:`draw` later finds them done."""
+    _check(schema_name, count)
+    key = (schema_name, seed, count)
+    with _LOCK:
+        if key not in _CHILDREN and _read(_cache_file(*key)) is None:
+            _CHILDREN[key] = _spawn(*key)
+
+
+def stop_prefetching() -> None:
+    """End the children :func:`prefetch` started that are still drawing (a run that ends early)."""
+    with _LOCK:
+        children = list(_CHILDREN.values())
+        _CHILDREN.clear()
+    for child in children:
+        if child.process.poll() is None:
+            child.process.kill()
+        child.process.communicate(timeout=10)  # reaps it and closes its pipe
+        child.output.unlink(missing_ok=True)
+
+
+def _check(schema_name: str, count: int) -> None:
+    if schema_name not in OPERATIONS:
+        raise KeyError(f"no operation takes a {schema_name}: one of {', '.join(OPERATIONS)}")
+    if count < 1:
+        raise ValueError(f"count {count} is out of range: draw at least 1")
+
+
+@dataclass(frozen=True)
+class _Child:
+    process: subprocess.Popen[bytes]
+    output: Path
+
+
+_LOCK = threading.Lock()
+_CHILDREN: dict[tuple[str, int, int], _Child] = {}
+_DRAW_TIMEOUT = 600.0
 
 
 @functools.cache
-def _document(name: str) -> dict[str, Any]:
-    text = resources.files("conformance").joinpath(f"{_OPENAPI}/{name}").read_text("utf-8")
-    loaded: dict[str, Any] = yaml.safe_load(text)
-    return loaded
+def _remembered(schema_name: str, seed: int, count: int) -> tuple[BadBody, ...]:
+    """The bodies, drawn once: kept on disk, since a draw costs seconds of CPU that every run
+    (and every run of the fault matrix) would otherwise repeat."""
+    file = _cache_file(schema_name, seed, count)
+    kept = _read(file)
+    if kept is not None:
+        return kept
+    with _LOCK:
+        child = _CHILDREN.pop((schema_name, seed, count), None) or _spawn(schema_name, seed, count)
+    try:
+        _, errors = child.process.communicate(timeout=_DRAW_TIMEOUT)
+        bodies = _read(child.output) if child.process.returncode == 0 else None
+        if bodies is None:
+            problem = errors.decode(errors="replace").strip().splitlines()[-1:] or ["no output"]
+            raise HarnessError(f"drawing {schema_name} bodies with schemathesis failed: {problem[0]}")
+        with contextlib.suppress(OSError):  # a read-only cache only costs time
+            child.output.replace(file)
+        return bodies
+    except subprocess.TimeoutExpired:
+        child.process.kill()
+        raise HarnessError(f"drawing {schema_name} bodies took more than {_DRAW_TIMEOUT:.0f} s") from None
+    finally:
+        child.output.unlink(missing_ok=True)
 
 
-def _resolve(schema: dict[str, Any], file: str) -> tuple[dict[str, Any], str]:
-    while "$ref" in schema:
-        target, _, pointer = str(schema["$ref"]).partition("#")
-        file = target or file
-        node: Any = _document(file)
-        for part in pointer.strip("/").split("/"):
-            node = node[part]
-        schema = node
-    return schema, file
+def _spawn(schema_name: str, seed: int, count: int) -> _Child:
+    """Run :mod:`.draw_bad_bodies` in a fresh interpreter (why a fresh one: its docstring)."""
+    folder = _cache_file(schema_name, seed, count).parent
+    try:  # next to where the bodies will be kept, so keeping them is an atomic rename
+        folder.mkdir(parents=True, exist_ok=True)
+        fd, name = tempfile.mkstemp(prefix="drawing-", suffix=".tmp", dir=folder)
+    except OSError:
+        fd, name = tempfile.mkstemp(prefix="bad-requests-", suffix=".json")
+    os.close(fd)
+    file, path = OPERATIONS[schema_name]
+    with resources.as_file(_openapi_folder() / file) as openapi_file:
+        arguments = [str(openapi_file), path, str(seed), str(count), name]
+    # -P: the script's folder is not put on sys.path (its neighbours are harness modules).
+    command = [sys.executable, "-P", str(_SCRIPT), *arguments]
+    environment = {**os.environ, "PYTHONHASHSEED": "0"}
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=environment)
+    return _Child(process, Path(name))
 
 
-def _types(schema: dict[str, Any], file: str) -> set[str]:
-    """The JSON types a (sub)schema admits at its top level."""
-    schema, file = _resolve(schema, file)
-    if "type" in schema:
-        kinds = {str(schema["type"])}
-        return kinds | ({"integer"} if "number" in kinds else set())
-    branches = schema.get("anyOf") or schema.get("oneOf") or []
-    if branches:
-        return set().union(*(_types(branch, file) for branch in branches))
-    return set(_SAMPLES)  # unconstrained: every type admitted
+def _read(file: Path) -> tuple[BadBody, ...] | None:
+    try:
+        items = json.loads(file.read_text("utf-8"))
+        return tuple(BadBody(item["value"], item["violation"]) for item in items)
+    except (OSError, ValueError, TypeError, KeyError):
+        return None  # not drawn yet, or unreadable: draw again
 
 
-def mutations(
-    schema: str = "EECRegistration", file: str = "TS24558_Eees_EECRegistration.yaml", *, seed: int = DEFAULT_SEED
-) -> list[Mutation]:
-    """A bounded, seeded list of schema-invalid variants of ``schema``'s members."""
-    root, root_file = _resolve({"$ref": f"{file}#/components/schemas/{schema}"}, file)
-    rng = random.Random(seed)
-    found: list[Mutation] = []
-    for member, sub in root.get("properties", {}).items():
-        allowed = _types(sub, root_file)
-        wrong = sorted(set(_SAMPLES) - allowed - {"null"})
-        if not wrong:
-            continue
-        kind = rng.choice(wrong)
-        found.append(Mutation(f"{member}-as-{kind}", member, _SAMPLES[kind], tuple(sorted(allowed))))
-    for member in root.get("required", []):
-        found.append(Mutation(f"{member}-missing", member, _REMOVED, ()))
-    return found
+def _write(file: Path, bodies: tuple[BadBody, ...]) -> None:
+    file.write_text(json.dumps([{"value": b.value, "violation": b.violation} for b in bodies]), "utf-8")
+
+
+def _cache_file(schema_name: str, seed: int, count: int) -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "ts33558-conformance" / "bad-requests" / f"{_cache_key(schema_name, seed, count)}.json"
+
+
+def _cache_key(schema_name: str, seed: int, count: int) -> str:
+    """Everything the drawn bodies depend on: the OpenAPI files, the drawing script, the versions."""
+    digest = hashlib.sha256(f"{_versions()}|{schema_name}|{seed}|{count}".encode())
+    digest.update(_SCRIPT.read_bytes())
+    for entry in sorted(_openapi_folder().iterdir(), key=lambda e: e.name):
+        if entry.name.endswith(".yaml"):
+            digest.update(entry.name.encode() + entry.read_bytes())
+    return f"{schema_name}-seed{seed}-n{count}-{digest.hexdigest()[:16]}"
+
+
+def _openapi_folder() -> Traversable:
+    return resources.files("conformance") / "data" / "openapi"
+
+
+@functools.cache
+def _versions() -> str:
+    names = ("schemathesis", "hypothesis")
+    return ", ".join(f"{name} {metadata.version(name)}" for name in names)
+
+
+def for_eec(body: BadBody, schema_name: str, *, eec_id: str, gpsi: str | None) -> BadBody | None:
+    """``body`` as the authorized EEC sends it (its ``eecId``/``ueId`` where the body has strings there);
+    ``None`` when that makes it valid against ``schema_name`` (then it demands no refusal)."""
+    value = body.value
+    if isinstance(value, dict):
+        value = dict(value)
+        if isinstance(value.get("eecId"), str):
+            value["eecId"] = eec_id
+        if isinstance(value.get("ueId"), str) and gpsi is not None:
+            value["ueId"] = gpsi
+    if not schema.validate(value, schema_name, max_errors=1):
+        return None
+    return BadBody(value, body.violation)
+
+
+EXPLICIT: Final = (
+    "missing-eecId",
+    "eecId-number",
+    "eecId-null",
+    "acProfs-string",
+    "body-array",
+    "not-json",
+    "truncated-json",
+    "json-nan",
+    "deeply-nested",
+)
+"""The names of :func:`explicit`'s bodies, one case each."""
+
+
+def explicit(valid: Mapping[str, Any]) -> dict[str, tuple[str, bytes]]:
+    """Bad bodies every server must survive, whatever the seed draws, built from ``valid``: not
+    JSON, not an object, NaN, deep nesting (none of which :func:`draw` sends), a missing or
+    mistyped ``eecId`` (the member every server reads first) and a member of the wrong type.
+    Name (:data:`EXPLICIT`) -> (what is broken, the body)."""
+
+    def encoded(value: Any) -> bytes:
+        return json.dumps(value).encode()
+
+    return {
+        "missing-eecId": ("eecId (required) left out", encoded({k: v for k, v in valid.items() if k != "eecId"})),
+        "eecId-number": ("eecId is a number, not a string", encoded({**valid, "eecId": 1234})),
+        "eecId-null": ("eecId is null", encoded({**valid, "eecId": None})),
+        "acProfs-string": ("acProfs is a string, not an array of ACProfile", encoded({**valid, "acProfs": "x"})),
+        "body-array": ("the body is a JSON array, not an object", encoded([dict(valid)])),
+        "not-json": ("the body is not JSON", b"{eecId: eec"),
+        "truncated-json": ("the body is cut off mid-object", encoded(dict(valid))[:-3]),
+        "json-nan": ("the body holds NaN, which JSON does not have (RFC 8259 6)", b'{"eecId": NaN}'),
+        # Padding first: the evidence keeps the first 4 KiB of a body, which then stays cheap to re-read.
+        "deeply-nested": (
+            "the body nests 20000 arrays deep",
+            b'{"eecId": "nested", "pad": "' + b"x" * 5000 + b'", "deep": ' + b"[" * 20_000 + b"]" * 20_000 + b"}",
+        ),
+    }
+

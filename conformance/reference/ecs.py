@@ -35,6 +35,7 @@ from conformance.reference.policy import (
     authenticate,
     check_gpsi,
     check_local_policy,
+    check_schema,
     read_body,
     request_body,
 )
@@ -125,6 +126,8 @@ class _Ecs:
             request, self.settings.registry, body["eecId"], by_certificate=self.behaviour.identifies_eec_by_certificate
         )
         check_gpsi(body, eec, enforce_binding=self.behaviour.checks_gpsi)
+        if self.behaviour.validates_request:
+            check_schema(body, "ECSServProvReq")
         if self.behaviour.applies_local_policy:
             check_local_policy(eec)
         return JSONResponse(self._provisioning_response(eec, body.get("ueId", eec.gpsi)))

@@ -37,6 +37,7 @@ from conformance.reference.policy import (
     authenticate,
     check_gpsi,
     check_local_policy,
+    check_schema,
     request_body,
 )
 from conformance.reference.problems import EXCEPTION_HANDLERS, Refusal, bad_request
@@ -143,6 +144,8 @@ class _Ees:
         if self.behaviour.lenient_gpsi and isinstance(body.get("ueId"), str):  # fault ees.lenient-gpsi
             body = {**body, "ueId": body["ueId"].strip().lower().replace("+", "")}
         check_gpsi(body, eec, enforce_binding=self.behaviour.looks_at_ueid)
+        if self.behaviour.validates_request:
+            check_schema(body, "EECRegistration")
         if self.settings.authorization == "token":
             self._authorize_by_token(request, eec)
         else:

@@ -7,7 +7,9 @@ TS 33.558 6.2/6.3 order the work the same way at both servers, and so do these s
    subject CN of its client certificate, which must be a known EEC and equal ``eecId``;
 3. :func:`check_gpsi`: "If the EEC sends the GPSI ..., [the server] shall also authenticate
    the GPSI": a ``ueId`` must be well formed and belong to the authenticated EEC;
-4. local authorization policy (:meth:`EecRegistry.is_authorized`), or, at a token-based EES,
+4. :func:`check_schema`: the whole body is a valid ECSServProvReq / EECRegistration (else 400
+   naming the member);
+5. local authorization policy (:meth:`EecRegistry.is_authorized`), or, at a token-based EES,
    the access token.
 
 Each step raises :class:`~conformance.reference.problems.Refusal` when it refuses.
@@ -23,6 +25,7 @@ from typing import Any
 from starlette.requests import Request
 
 from conformance.reference.problems import Refusal, bad_request, forbidden
+from conformance.reference.request_schemas import first_violation
 from conformance.reference.tokens import strict_json
 
 MAX_BODY_BYTES = 64 * 1024
@@ -128,6 +131,18 @@ async def request_body(request: Request, *, validates_request: bool, validates_g
     if not validates_gpsi_form and not is_well_formed_gpsi(body.get("ueId", "msisdn-00000")):
         body = {name: value for name, value in body.items() if name != "ueId"}
     return body
+
+
+def check_schema(body: Mapping[str, Any], schema_name: str) -> None:
+    """400 naming the first member where ``body`` violates the TS 24.558 schema ``schema_name``.
+
+    Run after the identity and GPSI steps, so their refusals keep their own causes; a body the
+    checks before let through (a known EEC, a string ``eecId``) may still be invalid deeper down.
+    """
+    violation = first_violation(body, schema_name)
+    if violation is not None:
+        pointer, message = violation
+        raise bad_request(f"the body is not a valid {schema_name}: {message}", pointer or None)
 
 
 def has_client_certificate(scope: Mapping[str, Any]) -> bool:

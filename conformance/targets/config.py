@@ -47,7 +47,10 @@ from conformance.peers.material import SOURCES as MATERIAL_FILES
 from conformance.requirements import catalogue
 from conformance.targets import values
 from conformance.targets.model import (
+    FUZZ_EXAMPLES,
+    FUZZ_SEED,
     HTTP_VERSIONS,
+    MAX_FUZZ_EXAMPLES,
     Authorization,
     CandidateEes,
     ClientAuth,
@@ -378,6 +381,8 @@ def load_target(path: Path, *, material_must_exist: bool = True) -> TargetConfig
         request_template=target.file("request_template", values.request_template, None),
         client_certs=client_certs,
         harness_material=harness.material("material", must_exist=material_must_exist),
+        fuzz_seed=harness.positive_int("fuzz_seed", FUZZ_SEED),
+        fuzz_examples=_fuzz_examples(harness),
         eecs=_eecs(doc, vendor_certs=client_certs == "vendor"),
         deviations=_deviations(doc, role),
         extra=_extra(doc.table("extra", required=False)),
@@ -405,6 +410,13 @@ def _http_versions(t: _Table) -> tuple[HttpVersion, ...]:
     if len(set(chosen)) != len(chosen):
         t.fail("http_versions", "lists a version twice", 'write each once, preferred first: ["2", "1.1"]')
     return tuple(v for c in chosen for v in HTTP_VERSIONS if v == c)
+
+
+def _fuzz_examples(t: _Table) -> int:
+    count = t.positive_int("fuzz_examples", FUZZ_EXAMPLES)
+    if count > MAX_FUZZ_EXAMPLES:
+        t.fail("fuzz_examples", f"{count} is too many", f"use at most {MAX_FUZZ_EXAMPLES} (each is one request)")
+    return count
 
 
 def _extra(t: _Table) -> dict[str, str]:

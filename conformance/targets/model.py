@@ -18,6 +18,11 @@ HttpVersion = Literal["2", "1.1"]
 HTTP_VERSIONS: tuple[HttpVersion, ...] = ("2", "1.1")
 ALPN_IDS: dict[HttpVersion, str] = {"2": "h2", "1.1": "http/1.1"}
 """The ALPN protocol ID (RFC 7301) that offers each HTTP version over TLS."""
+FUZZ_SEED = 33558
+"""The seed of the generated bad requests (ROB-01) when the declaration gives none: fixed, so
+two runs against one target send the same requests."""
+FUZZ_EXAMPLES = 12
+MAX_FUZZ_EXAMPLES = 100
 
 
 @dataclass(frozen=True)
@@ -139,6 +144,10 @@ class TargetConfig:
     client_certs: Literal["harness", "vendor"] = "harness"
     harness_material: Path | None = None
     """Directory written by ``conformance pki export``; ``None``: a throwaway one per run."""
+    fuzz_seed: int = FUZZ_SEED
+    """Seeds the schema-invalid requests the robustness cases (ROB-01) draw from the OpenAPI."""
+    fuzz_examples: int = FUZZ_EXAMPLES
+    """How many schema-invalid requests each robustness case draws and sends."""
     timeout: float = 5.0
     http_versions: tuple[HttpVersion, ...] = HTTP_VERSIONS
     """The HTTP versions the target speaks, preferred first; each is offered alone (its ALPN ID

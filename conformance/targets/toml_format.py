@@ -21,7 +21,7 @@ __all__ = ["TABLES", "dump_target", "toml_value"]
 TABLES: Final[dict[str, str | None]] = {
     "": "target harness eec ees ecs deviation extra",
     "target": "name role base_url fqdn trust_anchor client_auth timeout http_versions request_template",
-    "harness": "client_certs material",
+    "harness": "client_certs material fuzz_seed fuzz_examples",
     "eec": "role eec_id gpsi cert key key_passphrase_env",
     "ees": "authorization service_names token_issuer",
     "ees.token_issuer": "source issuer key key_passphrase_env kid algorithm lifetime jwks_port",
