@@ -210,3 +210,29 @@ def test_json_pointer_resolution() -> None:
     ]:
         with pytest.raises(LookupError, match=why):
             resolve_pointer(doc, bad)
+
+
+def _client_error(exchange: HttpExchange, what: str) -> None:
+    http.client_error(exchange, meaning=what)
+    http.refusal_shape(exchange, status=range(400, 500))
+
+
+def test_every_raises_the_worst_finding_over_all_requests_and_counts_them() -> None:
+    problem = {"type": "about:blank", "status": 400}
+    refused = exchange(400, body=problem, headers={"content-type": "application/problem+json"})
+    plain = exchange(400, body="no", headers={"content-type": "text/plain"})
+    crashed, unanswered = exchange(500), exchange(None, outcome=O.TIMEOUT)
+    http.every([("a", refused), ("b", refused)], _client_error)  # all refused well: nothing raised
+    with pytest.raises(ShapeViolation) as shape:
+        http.every([("a", refused), ("b", plain)], _client_error)
+    assert shape.value.title.startswith("1 of 2 requests: ")
+    assert shape.value.actual.startswith("[b] ")
+    with pytest.raises(Inconclusive, match="1 of 3 requests got no verdict; the first \\[c\\]"):
+        http.every([("a", plain), ("b", refused), ("c", unanswered)], _client_error)
+    many = [(f"body {n}", crashed) for n in range(5)]
+    with pytest.raises(CheckFailed) as failed:
+        http.every([("x", plain), ("y", unanswered), *many], _client_error)
+    assert type(failed.value) is CheckFailed  # the outcome, not the shape or the missing answer, decides
+    assert failed.value.title.startswith("5 of 7 requests: A bad request was not refused")
+    assert failed.value.actual.startswith("[body 0] ")
+    assert failed.value.actual.endswith("; ... and 2 more")
