@@ -239,6 +239,14 @@ class TargetUnderTest:
         """Hand-picked malformed bodies (:func:`.bad_requests.explicit`): name -> (what is broken, body)."""
         return bad_requests.explicit(self.body())
 
+    def fuzz_origin(self) -> str:
+        """Where :meth:`generated_bad_bodies` come from: generator, seed, count (the same draw them again)."""
+        seed, count = self.config.fuzz_seed, self.config.fuzz_examples
+        return (
+            f"schema-invalid {self.request_schema} bodies drawn by {bad_requests.generator()} "
+            f"with seed {seed}, {count} of them ([harness] fuzz_seed = {seed}, fuzz_examples = {count})"
+        )
+
     def generated_bad_bodies(self) -> list[bad_requests.BadBody]:
         """The schema-invalid bodies schemathesis draws for this role's request schema, seeded and
         bounded by the declaration, each made the authorized EEC's (:func:`.bad_requests.for_eec`)."""
@@ -252,8 +260,7 @@ class TargetUnderTest:
         ]
         self.evidence.note(
             "deliberately broken",
-            f"{len(drawn)} schema-invalid {schema_name} bodies drawn by {bad_requests.generator()} with seed {seed} "
-            f"([harness] fuzz_seed, fuzz_examples = {count}); {len(bodies)} still invalid with the EEC's own "
+            f"{self.fuzz_origin()}: {len(drawn)} drawn, {len(bodies)} still invalid with the EEC's own "
             "eecId and ueId, and sent",
         )
         if not bodies:

@@ -183,12 +183,15 @@ def no_server_error(exchange: HttpExchange, *, meaning: str) -> None:
         )
 
 
-def every(sent: Sequence[tuple[str, HttpExchange]], judge: Callable[[HttpExchange, str], None]) -> None:
+def every(
+    sent: Sequence[tuple[str, HttpExchange]], judge: Callable[[HttpExchange, str], None], *, hint: str = ""
+) -> None:
     """Judge each ``(what was sent, exchange)`` with ``judge(exchange, what)``, then raise the worst
     finding over them all: an outcome failure, else a request without a verdict, else a shape violation.
 
     For a case that sends many requests (generated bad requests): its verdict says how many of
-    them went wrong and shows the first few, rather than stopping at the first.
+    them went wrong and shows the first few, rather than stopping at the first. ``hint`` (where
+    the requests came from, how to send them again) goes with a failure.
     """
     failures: list[tuple[str, CheckFailed]] = []
     shapes: list[tuple[str, CheckFailed]] = []
@@ -202,22 +205,24 @@ def every(sent: Sequence[tuple[str, HttpExchange]], judge: Callable[[HttpExchang
             failures.append((what, exc))
         except Inconclusive as exc:
             unjudged.append((what, exc))
+    hints = [hint] if hint else []
     if failures:
-        raise _summed(failures, len(sent))
+        raise _summed(failures, len(sent), hints)
     if unjudged:
         what, reason = unjudged[0]
         raise Inconclusive(f"{len(unjudged)} of {len(sent)} requests got no verdict; the first [{what}]: {reason}")
     if shapes:
-        raise _summed(shapes, len(sent))
+        raise _summed(shapes, len(sent), hints)
 
 
-def _summed(hits: list[tuple[str, CheckFailed]], total: int, shown: int = 3) -> CheckFailed:
+def _summed(hits: list[tuple[str, CheckFailed]], total: int, hints: list[str], shown: int = 3) -> CheckFailed:
     """The first finding of ``hits`` (its type kept), counting them all and showing a few."""
     first = hits[0][1]
     actual = "; ".join(f"[{what}] {exc.actual}" for what, exc in hits[:shown])
     if len(hits) > shown:
         actual += f"; ... and {len(hits) - shown} more"
-    return dataclasses.replace(first, title=f"{len(hits)} of {total} requests: {first.title}", actual=actual)
+    title = f"{len(hits)} of {total} requests: {first.title}"
+    return dataclasses.replace(first, title=title, actual=actual, hints=[*first.hints, *hints])
 
 
 def status_in(exchange: HttpExchange, expected: Collection[int], *, meaning: str) -> None:

@@ -74,7 +74,8 @@ _SCRIPT: Final = Path(__file__).with_name("draw_bad_bodies.py")
 
 def generator() -> str:
     """The generator, by name and version, as evidence names it."""
-    return f"{_versions()}: schemathesis negative mode"
+    schemathesis, hypothesis = metadata.version("schemathesis"), metadata.version("hypothesis")
+    return f"schemathesis {schemathesis} in negative mode (on hypothesis {hypothesis})"
 
 
 @dataclass(frozen=True)

@@ -25,7 +25,11 @@ def test_generated_schema_invalid_requests_are_client_errors(ecs):
     for number, body in enumerate(ecs.generated_bad_bodies(), 1):
         label = f"generated body {number}: {body.describe(limit=80)}"
         sent.append((body.describe(), ecs.provision_raw(body.content(), label=label)))
-    http.every(sent, lambda exchange, what: _judge(exchange, f"the body is not a valid ECSServProvReq ({what})"))
+    http.every(
+        sent,
+        lambda exchange, what: _judge(exchange, f"the body is not a valid ECSServProvReq ({what})"),
+        hint=ecs.fuzz_origin(),
+    )
 
 
 @pytest.mark.req("ECS-ROB-01")

@@ -28,7 +28,11 @@ def test_generated_schema_invalid_registrations_get_4xx(ees):
         label = f"generated body {number}: {body.describe(limit=80)}"
         exchange = ees.register(token=ees.token_if_required(), body=body.content(), label=label)
         sent.append((body.describe(), exchange))
-    http.every(sent, lambda exchange, what: _judge(exchange, f"the body is not a valid EECRegistration ({what})"))
+    http.every(
+        sent,
+        lambda exchange, what: _judge(exchange, f"the body is not a valid EECRegistration ({what})"),
+        hint=ees.fuzz_origin(),
+    )
 
 
 @pytest.mark.req("EES-ROB-01", "EES-RESP-02")
