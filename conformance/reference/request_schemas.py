@@ -39,17 +39,24 @@ def first_violation(body: object, schema_name: str) -> tuple[str, str] | None:
 def _validator(schema_name: str) -> Any:
     from jsonschema import FormatChecker
     from openapi_schema_validator import OAS30Validator, oas30_format_checker
-    from referencing import Registry
-    from referencing.jsonschema import DRAFT4
 
-    folder = resources.files("conformance") / "data" / "openapi"
-    registry: Registry[Any] = Registry().with_resources(
-        (entry.name, DRAFT4.create_resource(yaml.safe_load(entry.read_bytes())))
-        for entry in folder.iterdir()
-        if entry.name.endswith(".yaml")
-    )
     formats = FormatChecker(formats=("date-time", "date", "uuid"))
     for name, (check, raises) in oas30_format_checker.checkers.items():
         formats.checks(name, raises)(check)
     reference = f"{REQUEST_SCHEMAS[schema_name]}#/components/schemas/{schema_name}"
-    return OAS30Validator({"$ref": reference}, registry=registry, format_checker=formats)
+    return OAS30Validator({"$ref": reference}, registry=_registry(), format_checker=formats)
+
+
+@functools.cache
+def _registry() -> Any:
+    """Every bundled OpenAPI file, by file name, so their relative references resolve."""
+    from referencing import Registry
+    from referencing.jsonschema import DRAFT4
+
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # the C loader: the files are large
+    folder = resources.files("conformance") / "data" / "openapi"
+    return Registry().with_resources(
+        (entry.name, DRAFT4.create_resource(yaml.load(entry.read_bytes(), Loader=loader)))
+        for entry in folder.iterdir()
+        if entry.name.endswith(".yaml")
+    )
