@@ -119,6 +119,11 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "positive_control: the case IS the positive control of its target")
     config.addinivalue_line("markers", f"needs(*capabilities): N/A unless the target declares them: {CAPABILITIES}")
     config.addinivalue_line("markers", "every_transport: one variant per HTTP version the target declares")
+    config.addinivalue_line(
+        "markers",
+        "judges_server_certificate: the case judges the server certificate from its own handshakes; it still "
+        "runs when the sanity probe could not verify that certificate",
+    )
     targets = config.getoption("target")
     if not targets:
         return
@@ -317,12 +322,15 @@ def _bracketed(request: pytest.FixtureRequest, evidence: EvidenceLog, transport:
     run.check_deadline()
     target = run.under_test(config, evidence, transport)
     is_control = request.node.get_closest_marker("positive_control") is not None
-    probe = run.require_sane(config, target.transport, is_control=is_control)
+    judges_certificate = request.node.get_closest_marker("judges_server_certificate") is not None
+    probe = run.require_sane(config, target.transport, is_control=is_control, judges_certificate=judges_certificate)
     evidence.add(Note("sanity probe", probe.message))
     yield target
     case = request.node.stash.get(CASE, None)
     try:
-        if not is_control and case is not None and case.judged_the_target():
+        # No control can succeed after a probe whose server certificate was rejected: the case
+        # judged that certificate from its own handshakes, which needs no working service.
+        if probe.reachable and not is_control and case is not None and case.judged_the_target():
             _control_after(target)
     finally:
         _attach_evidence(request, evidence)

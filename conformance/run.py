@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from conformance.errors import ConfigError, HarnessError, Inconclusive
-from conformance.evidence import EvidenceLog, HttpExchange
+from conformance.evidence import ConnectionOutcome, EvidenceLog, HttpExchange
 from conformance.peers.credentials import CredentialFactory
 from conformance.peers.eec import WireCounter
 from conformance.peers.fake_ecs_issuer import TokenIssuer
@@ -64,6 +64,8 @@ class SanityProbe:
     ok: bool
     message: str
     evidence: EvidenceLog
+    server_certificate_rejected: bool = False
+    """The harness could not verify the server certificate against the declared anchor and FQDN."""
 
 
 class ConformanceRun:
@@ -208,7 +210,9 @@ class ConformanceRun:
             return SanityProbe(config.name, transport, False, False, message, log)
         expected = CONTROL_STATUS[config.role]
         if not exchange.answered:
-            return SanityProbe(config.name, transport, False, False, _unreachable(config, transport, exchange), log)
+            rejected = exchange.tls.outcome == ConnectionOutcome.SERVER_CERT_REJECTED
+            message = _unreachable(config, transport, exchange)
+            return SanityProbe(config.name, transport, False, False, message, log, server_certificate_rejected=rejected)
         # h10-robustness: the control counts only with a whole, parseable JSON body: a truncated or
         # non-JSON 2xx would otherwise pass here and surface later as a schema error on `None`.
         json_body = isinstance(exchange.response_json, dict | list)
@@ -223,9 +227,17 @@ class ConformanceRun:
         )
         return SanityProbe(config.name, transport, True, ok, message, log)
 
-    def require_sane(self, config: TargetConfig, transport: HttpVersion, *, is_control: bool) -> SanityProbe:
-        """Raise Inconclusive unless the target's sanity probe allows this case to mean something."""
+    def require_sane(
+        self, config: TargetConfig, transport: HttpVersion, *, is_control: bool, judges_certificate: bool = False
+    ) -> SanityProbe:
+        """Raise Inconclusive unless the target's sanity probe allows this case to mean something.
+
+        A case that judges the server certificate itself (``judges_certificate``) still runs when
+        the probe failed on that certificate: the rejection is then its verdict, not a missing
+        precondition."""
         probe = self.sanity(config, transport)
+        if not probe.reachable and judges_certificate and probe.server_certificate_rejected:
+            return probe
         if not probe.reachable:
             raise Inconclusive(probe.message)
         if not probe.ok and not is_control:
@@ -252,7 +264,10 @@ def _unreachable(config: TargetConfig, transport: HttpVersion, exchange: HttpExc
     hint = {
         "connection-refused": "is the server running at that address?",
         "timeout": "the port accepts connections but nothing answers in time",
-        "server-cert-rejected": "check target.trust_anchor and target.fqdn",
+        "server-cert-rejected": (
+            "check target.trust_anchor and target.fqdn; if they are right, the server's certificate is wrong "
+            "(judged under the TLS profile requirement, ECS-TLS-05/EES-TLS-05)"
+        ),
     }.get(tls.outcome.value, "")
     if tls.outcome.value == "refused-with-alert":
         hint = _alert_hint(tls.alert, tls.phase)

@@ -191,7 +191,7 @@ def _pointed(candidates: tuple[CandidateEes, ...]) -> tuple[CandidateEes, ...]:
 
 
 def _server_tls(ca: TestCA, material: HarnessMaterial, fqdn: str, behaviour: TlsBehaviour) -> ServerTls:
-    leaf = ca.issue_server_cert(fqdn, "127.0.0.1")
+    leaf = ca.issue_server_cert(behaviour.certificate_for or fqdn, "127.0.0.1")
     legacy = (
         ca.issue_server_cert(behaviour.legacy_certificate_for, key_type="rsa")
         if behaviour.legacy_certificate_for

@@ -51,6 +51,8 @@ class TlsBehaviour:
     """True: TLS 1.0 and 1.1 are negotiated too."""
     legacy_certificate_for: str | None = None
     """A name: TLS 1.2 clients get an RSA server certificate for that name instead of the FQDN."""
+    certificate_for: str | None = None
+    """A name: every client gets a server certificate for that name instead of the FQDN."""
 
 
 @dataclass(frozen=True)
@@ -215,6 +217,14 @@ _CATALOGUE: tuple[Fault, ...] = (
         "To TLS 1.2 clients the ECS presents a stale RSA certificate for another name (TLS 1.3 gets the right one).",
         ("ECS-TLS-05",),
         effect={"tls.legacy_certificate_for": "old-ecs.reference.test"},
+    ),
+    Fault(
+        "ecs.server-certificate-for-another-name",
+        "Every client, on TLS 1.2 and 1.3, gets a server certificate for another name: nothing is served "
+        "to an EEC that verifies it (the sanity probe fails; the TLS profile case judges the certificate).",
+        ("ECS-TLS-05",),
+        probe_fails=True,
+        effect={"tls.certificate_for": "other-ecs.reference.test"},
     ),
     Fault(
         "ecs.skips-gpsi-check",
@@ -522,6 +532,14 @@ _CATALOGUE: tuple[Fault, ...] = (
         "To TLS 1.2 clients the EES presents a stale RSA certificate for another name (TLS 1.3 gets the right one).",
         ("EES-TLS-05",),
         effect={"tls.legacy_certificate_for": "old-ees.reference.test"},
+    ),
+    Fault(
+        "ees.server-certificate-for-another-name",
+        "Every client, on TLS 1.2 and 1.3, gets a server certificate for another name: nothing is served "
+        "to an EEC that verifies it (the sanity probe fails; the TLS profile case judges the certificate).",
+        ("EES-TLS-05",),
+        probe_fails=True,
+        effect={"tls.certificate_for": "other-ees.reference.test"},
     ),
     Fault(
         "ees.lenient-gpsi",
