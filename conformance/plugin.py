@@ -15,6 +15,7 @@ Markers a suite uses::
     @pytest.mark.needs("token-authorization")         # N/A, before any probe, when the declaration lacks it
     @pytest.mark.every_transport                      # one variant per declared HTTP version (TLS cases)
     @pytest.mark.positive_control                     # the case is itself the positive control
+    @pytest.mark.own_control                          # the case brings its own control on its own transport
 """
 
 from __future__ import annotations
@@ -119,6 +120,9 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "positive_control: the case IS the positive control of its target")
     config.addinivalue_line("markers", f"needs(*capabilities): N/A unless the target declares them: {CAPABILITIES}")
     config.addinivalue_line("markers", "every_transport: one variant per HTTP version the target declares")
+    config.addinivalue_line(
+        "markers", "own_control: the case brings its own positive control (no sanity probe, no control after it)"
+    )
     targets = config.getoption("target")
     if not targets:
         return
@@ -317,8 +321,12 @@ def _bracketed(request: pytest.FixtureRequest, evidence: EvidenceLog, transport:
     run.check_deadline()
     target = run.under_test(config, evidence, transport)
     is_control = request.node.get_closest_marker("positive_control") is not None
-    probe = run.require_sane(config, target.transport, is_control=is_control)
-    evidence.add(Note("sanity probe", probe.message))
+    if request.node.get_closest_marker("own_control") is None:
+        probe = run.require_sane(config, target.transport, is_control=is_control)
+        evidence.add(Note("sanity probe", probe.message))
+    else:  # its control speaks another transport (ECS-TLS-07: the declared PSK), judged by the case itself
+        is_control = True
+        evidence.add(Note("sanity probe", "not run: this case brings its own positive control"))
     yield target
     case = request.node.stash.get(CASE, None)
     try:
