@@ -15,6 +15,7 @@ Markers a suite uses::
     @pytest.mark.needs("token-authorization")         # N/A, before any probe, when the declaration lacks it
     @pytest.mark.every_transport                      # one variant per declared HTTP version (TLS cases)
     @pytest.mark.positive_control                     # the case is itself the positive control
+    @pytest.mark.own_control                          # the case brings its own control on its own transport
 """
 
 from __future__ import annotations
@@ -123,6 +124,9 @@ def pytest_configure(config: pytest.Config) -> None:
         "markers",
         "judges_server_certificate: the case judges the server certificate from its own handshakes; it still "
         "runs when the sanity probe could not verify that certificate",
+    )
+    config.addinivalue_line(
+        "markers", "own_control: the case brings its own positive control (no sanity probe, no control after it)"
     )
     targets = config.getoption("target")
     if not targets:
@@ -322,15 +326,21 @@ def _bracketed(request: pytest.FixtureRequest, evidence: EvidenceLog, transport:
     run.check_deadline()
     target = run.under_test(config, evidence, transport)
     is_control = request.node.get_closest_marker("positive_control") is not None
-    judges_certificate = request.node.get_closest_marker("judges_server_certificate") is not None
-    probe = run.require_sane(config, target.transport, is_control=is_control, judges_certificate=judges_certificate)
-    evidence.add(Note("sanity probe", probe.message))
+    probe_reachable = True
+    if request.node.get_closest_marker("own_control") is None:
+        judges_certificate = request.node.get_closest_marker("judges_server_certificate") is not None
+        probe = run.require_sane(config, target.transport, is_control=is_control, judges_certificate=judges_certificate)
+        probe_reachable = probe.reachable
+        evidence.add(Note("sanity probe", probe.message))
+    else:  # its control speaks another transport (ECS-TLS-07: the declared PSK), judged by the case itself
+        is_control = True
+        evidence.add(Note("sanity probe", "not run: this case brings its own positive control"))
     yield target
     case = request.node.stash.get(CASE, None)
     try:
         # No control can succeed after a probe whose server certificate was rejected: the case
         # judged that certificate from its own handshakes, which needs no working service.
-        if probe.reachable and not is_control and case is not None and case.judged_the_target():
+        if probe_reachable and not is_control and case is not None and case.judged_the_target():
             _control_after(target)
     finally:
         _attach_evidence(request, evidence)

@@ -200,7 +200,8 @@ class ConformanceRun:
         if config.client_auth == "psk":  # Python's ssl gains external-PSK callbacks only in 3.13
             message = (
                 f"target {config.name} declares client_auth = 'psk': this harness cannot yet establish "
-                "TLS-PSK (AKMA/GBA) connections, so no case can run against it"
+                "TLS-PSK (AKMA/GBA) connections for its certificate-based cases; only ECS-TLS-07 "
+                "([target.psk]) runs against it"
             )
             return SanityProbe(config.name, transport, False, False, message, log)
         try:

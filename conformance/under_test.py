@@ -37,6 +37,7 @@ from conformance.peers.credentials import CertVariant, CredentialFactory
 from conformance.peers.eec import ContextCache, FakeEEC, WireCounter
 from conformance.peers.fake_ecs_issuer import TokenIssuer
 from conformance.peers.material import HarnessMaterial
+from conformance.peers.psk import PskAttempt, PskPeer, wrong_key
 from conformance.targets import edge_apis
 from conformance.targets.model import (
     ALPN_IDS,
@@ -112,6 +113,12 @@ def _token_endpoint(config: TargetConfig) -> str | None:
     return 'declares no OAuth 2.0 token endpoint (ecs.token_delivery.binding = "token-endpoint")'
 
 
+def _psk_declared(config: TargetConfig) -> str | None:
+    if config.psk is not None:
+        return None
+    return "declares no [target.psk] (the PSK identity and key for PSK-based TLS)"
+
+
 def _client_auth_is(mode: str) -> Callable[[TargetConfig], str | None]:
     def check(config: TargetConfig) -> str | None:
         return None if config.client_auth == mode else f"declares client_auth = '{config.client_auth}', not '{mode}'"
@@ -127,7 +134,7 @@ CAPABILITIES: dict[str, Callable[[TargetConfig], str | None]] = {
     "local-candidate": _local_candidate,
     "token-endpoint": _token_endpoint,
     "server-certificate-only": _client_auth_is("server-certificate"),
-    "psk": _client_auth_is("psk"),
+    "psk": _psk_declared,
 }
 """What a case can need (``@pytest.mark.needs(NAME)``): each says why a declaration lacks it, or None."""
 
@@ -227,6 +234,10 @@ class TargetUnderTest:
         """The role's main operation, sent by ``eec`` as the authorized EEC would send it."""
         raise NotImplementedError
 
+    def measure(self, name: str, value: Any, unit: str = "") -> None:
+        """Record a measured, implementation-defined fact (EES-TOK-13): reported, never judged."""
+        self.evidence.measure(f"measured on {self.name}", name, value, unit)
+
 
 class EcsUnderTest(TargetUnderTest):
     """An ECS: the EDGE-4 service provisioning request and the tokens it issues."""
@@ -268,6 +279,38 @@ class EcsUnderTest(TargetUnderTest):
     def body(self, role: EecRole = "authorized", **members: Any) -> dict[str, Any]:
         """The ECSServProvReq the harness would send for ``role`` (``members`` override; None removes)."""
         return edge_apis.request_body(self.config, self.identity(role), **members)
+
+    def provision_with_psk(self, *, wrong: bool = False) -> PskAttempt:
+        """The authorized EEC's ECSServProvReq over PSK-based TLS (``[target.psk]``, ECS-TLS-07),
+        keyed by the declared PSK or, ``wrong``, by that key with every bit flipped (same identity)."""
+        psk = self.config.psk
+        if psk is None:
+            raise NotApplicable(f"target {self.name} {_psk_declared(self.config)}")
+        if psk.tls_version != "1.3":
+            raise Inconclusive(
+                f"target {self.name} declares PSK-based TLS {psk.tls_version} (target.psk.tls_version): the harness "
+                "offers external PSKs in TLS 1.3 only (tlslite-ng has no RFC 4279 PSK cipher suites), so nothing "
+                "was observed"
+            )
+        url = httpx.URL(self.config.base_url)
+        key, label = (wrong_key(psk.key), "wrong key") if wrong else (psk.key, "declared key")
+        if wrong:
+            self.evidence.note("deliberately broken", "the PSK: the declared key with every bit flipped, same identity")
+        peer = PskPeer(
+            host=url.host,
+            port=psk.port or url.port or 443,
+            server_name=self.config.fqdn,
+            identity=psk.identity,
+            key=key,
+            evidence=self.evidence,
+            hash_name=psk.hash,
+            timeout=self.config.timeout,
+            label=label,
+            counter=self.peers.counter,
+        )
+        return peer.post(
+            edge_apis.SERVICE_PROVISIONING_PATH, self.body(), label="service provisioning request (EDGE-4)"
+        )
 
     def issued_tokens(self, exchange: HttpExchange, *, role: EecRole = "authorized") -> dict[str, TokenFacts]:
         """The EES access tokens the ECS issued to ``role``, by ``eesId``, decoded as evidence.
@@ -655,10 +698,6 @@ class EesUnderTest(TargetUnderTest):
         """Record that ``token`` is a deliberately broken one (``kind`` says how) and return it."""
         self.evidence.note("deliberately broken", f"forged token: {kind}")
         return token
-
-    def measure(self, name: str, value: Any, unit: str = "") -> None:
-        """Record a measured, implementation-defined fact (EES-TOK-13): reported, never judged."""
-        self.evidence.measure(f"measured on {self.name}", name, value, unit)
 
     def register(
         self,

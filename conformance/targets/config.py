@@ -55,6 +55,9 @@ from conformance.targets.model import (
     EecIdentity,
     EecRole,
     HttpVersion,
+    PskConfig,
+    PskHash,
+    PskTlsVersion,
     Role,
     TargetConfig,
     TokenClientAuth,
@@ -78,6 +81,12 @@ _TOKEN_CLIENT_AUTHS: Final[tuple[TokenClientAuth, ...]] = (
     "client_secret_post",
 )
 _TOKEN_SELECT: Final[tuple[Literal["resource", "scope", "audience"], ...]] = ("resource", "scope", "audience")
+_PSK_HASHES: Final[tuple[PskHash, ...]] = ("sha256", "sha384")
+_PSK_TLS_VERSIONS: Final[tuple[PskTlsVersion, ...]] = ("1.3", "1.2")
+PSK_KEY_FILE_BYTES: Final = 4096
+"""The most read from a ``key_file``: a PSK in hex is 64 or 96 characters."""
+PSK_KEY_BYTES: Final = (16, 256)
+"""Shortest and longest PSK accepted: 128 bits at least (RFC 9257 6); K_AF and Ks_NAF are 256 bits."""
 _ALGORITHMS: Final = ASYMMETRIC_ALGORITHMS
 """Asymmetric JWS algorithms only: an EES verifies ECS tokens with a public key (RFC 8725 3.1)."""
 
@@ -376,6 +385,7 @@ def load_target(path: Path, *, material_must_exist: bool = True) -> TargetConfig
         timeout=target.number("timeout", 5.0, low=0, high=120),
         http_versions=_http_versions(target),
         request_template=target.file("request_template", values.request_template, None),
+        psk=_psk(target, role),
         client_certs=client_certs,
         harness_material=harness.material("material", must_exist=material_must_exist),
         eecs=_eecs(doc, vendor_certs=client_certs == "vendor"),
@@ -405,6 +415,80 @@ def _http_versions(t: _Table) -> tuple[HttpVersion, ...]:
     if len(set(chosen)) != len(chosen):
         t.fail("http_versions", "lists a version twice", 'write each once, preferred first: ["2", "1.1"]')
     return tuple(v for c in chosen for v in HTTP_VERSIONS if v == c)
+
+
+def _psk(target: _Table, role: Role) -> PskConfig | None:
+    """``[target.psk]``: the external PSK (identity and key) the ECS accepts, or None."""
+    if not target.has("psk"):
+        return None
+    if role != "ecs":
+        because = "the catalogue has a PSK requirement for the ECS only, ECS-TLS-07"
+        target.fail("psk", f"not allowed for role = {role!r} ({because})", "remove the [target.psk] table")
+    t = target.table("psk")
+    if t.has("key_env") == t.has("key_file"):
+        t.fail("", "needs exactly one of key_env and key_file", 'set key_env = "ENV_VAR" (hex) or key_file = "psk.hex"')
+    identity = t.text("identity", check=_psk_identity)
+    key_env, key_file = t.text("key_env", None, values.ENV_NAME), t.text("key_file", None)
+    port = t.positive_int("port", 1) if t.has("port") else None
+    if port is not None and port > 65535:
+        t.fail("port", f"{port} is not a TCP port", "use the port of the PSK listener, 1 to 65535")
+    key = _psk_key_from_env(t, key_env) if key_env is not None else _psk_key_from_file(t)
+    return PskConfig(
+        identity=identity,
+        key_env=key_env,
+        key_file=None if key_file is None else (t.base / key_file).resolve(),
+        hash=t.choice("hash", _PSK_HASHES, "sha256"),
+        port=port,
+        tls_version=t.choice("tls_version", _PSK_TLS_VERSIONS, "1.3"),
+        key=key,
+    )
+
+
+def _psk_identity(value: str) -> None:
+    """A TLS 1.3 PskIdentity.identity is 1 to 65535 bytes (RFC 8446 4.2.11), sent in clear."""
+    if len(value.encode("utf-8")) > 65535:
+        raise files.Invalid("is longer than 65535 bytes (RFC 8446 4.2.11)", "give the A-KID or B-TID the ECS expects")
+
+
+def _psk_key_from_env(t: _Table, variable: str) -> bytes:
+    value = os.environ.get(variable)
+    if value is None:
+        t.fail(
+            "key_env", f"environment variable {variable!r} is not set", "export it with the PSK as hex before the run"
+        )
+    return _psk_key(t, "key_env", value, f"environment variable {variable!r}")
+
+
+def _psk_key_from_file(t: _Table) -> bytes:
+    written = t.data["key_file"]
+    path = (t.base / t.text("key_file")).resolve()
+    try:
+        data = files.read_regular_file(path, limit=PSK_KEY_FILE_BYTES)
+    except files.Missing:
+        t.fail("key_file", f"{written!r} does not exist ({path})", f"give a path relative to {t.base}, or absolute")
+    except files.Invalid as invalid:
+        t.fail("key_file", f"{written!r} {invalid.problem} ({path})", invalid.fix)
+    try:
+        text = data.decode("ascii")
+    except UnicodeDecodeError:
+        t.fail("key_file", f"{written!r} is not hex text", "write the key as hex digits (openssl rand -hex 32 > FILE)")
+    return _psk_key(t, "key_file", text, repr(written))
+
+
+def _psk_key(t: _Table, name: str, text: str, where: str) -> bytes:
+    """The key written as hex in ``text``; the value itself never appears in a message."""
+    digits = "".join(text.split())
+    if not digits:
+        t.fail(name, f"{where} is empty", "give the PSK as hex digits (openssl rand -hex 32)")
+    try:
+        key = bytes.fromhex(digits)
+    except ValueError:
+        t.fail(name, f"{where} does not hold hex digits", "write the key as hex digits (openssl rand -hex 32)")
+    low, high = PSK_KEY_BYTES
+    if not low <= len(key) <= high:
+        problem = f"{where} holds a {len(key)}-byte key"
+        t.fail(name, problem, f"give {low} to {high} bytes (K_AF and Ks_NAF are 32 bytes: 64 hex digits)")
+    return key
 
 
 def _extra(t: _Table) -> dict[str, str]:

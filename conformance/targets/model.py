@@ -15,6 +15,8 @@ ClientAuth = Literal["mutual-certificate", "server-certificate", "psk"]
 Authorization = Literal["token", "local"]
 EecRole = Literal["authorized", "unauthorized", "second"]
 HttpVersion = Literal["2", "1.1"]
+PskHash = Literal["sha256", "sha384"]
+PskTlsVersion = Literal["1.3", "1.2"]
 HTTP_VERSIONS: tuple[HttpVersion, ...] = ("2", "1.1")
 ALPN_IDS: dict[HttpVersion, str] = {"2": "h2", "1.1": "http/1.1"}
 """The ALPN protocol ID (RFC 7301) that offers each HTTP version over TLS."""
@@ -115,6 +117,28 @@ class TrustedIssuer:
 
 
 @dataclass(frozen=True)
+class PskConfig:
+    """An external PSK the target accepts for TLS (TS 33.558 6.2: PSK-based TLS, ECS-TLS-07).
+
+    AKMA (TS 33.535) gives the EEC and the ECS K_AF, GBA (TS 33.220) Ks_(ext)_NAF; the vendor
+    provisions one such key and its identity (the A-KID or B-TID) for the harness. The key comes
+    from ``key_env`` (an environment variable) or ``key_file``, as hex, read when the declaration
+    loads; it is never written back to a declaration nor into evidence.
+    """
+
+    identity: str
+    key_env: str | None = None
+    key_file: Path | None = None
+    hash: PskHash = "sha256"
+    """The hash bound to the PSK (RFC 8446 4.2.11): the server picks a cipher suite with this hash."""
+    port: int | None = None
+    """The port of a listener that serves PSK-based TLS; ``None``: the port of ``base_url``."""
+    tls_version: PskTlsVersion = "1.3"
+    key: bytes = field(default=b"", repr=False)
+    """The key itself, read from ``key_env`` or ``key_file``."""
+
+
+@dataclass(frozen=True)
 class Deviation:
     """A requirement the vendor declares the target does not meet, and why."""
 
@@ -146,6 +170,8 @@ class TargetConfig:
     deviations: tuple[Deviation, ...] = ()
     request_template: Path | None = None
     """Optional JSON body the harness starts every ECSServProvReq / EECRegistration from."""
+    psk: PskConfig | None = None
+    """An external PSK the ECS accepts (``[target.psk]``); ``None``: none declared (ECS-TLS-07 N/A)."""
     # ECS only
     candidate_ees: tuple[CandidateEes, ...] = ()
     token_delivery: TokenDelivery | None = None

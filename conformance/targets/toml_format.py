@@ -20,7 +20,8 @@ __all__ = ["TABLES", "dump_target", "toml_value"]
 # Keys name the model's fields (``material`` excepted), so the writer can read them off the dataclasses.
 TABLES: Final[dict[str, str | None]] = {
     "": "target harness eec ees ecs deviation extra",
-    "target": "name role base_url fqdn trust_anchor client_auth timeout http_versions request_template",
+    "target": "name role base_url fqdn trust_anchor client_auth timeout http_versions request_template psk",
+    "target.psk": "identity key_env key_file hash port tls_version",
     "harness": "client_certs material",
     "eec": "role eec_id gpsi cert key key_passphrase_env",
     "ees": "authorization service_names token_issuer",
@@ -93,7 +94,10 @@ def dump_target(config: TargetConfig) -> str:
     others absolute, so loading the saved text gives back an equal config. Only the sections of
     ``config.role`` are written (the loader refuses the other role's).
     """
-    blocks = [_fields(config, "target"), _fields(config, "harness")]
+    blocks = [_fields(config, "target")]
+    if config.psk is not None:
+        blocks.append(_fields(config.psk, "target.psk"))
+    blocks.append(_fields(config, "harness"))
     blocks += [_fields(eec, "eec") for eec in config.eecs]
     if config.role == "ees":
         blocks.append(_fields(config, "ees"))
