@@ -199,13 +199,6 @@ class ReferenceDeployment:
             server.stop()
 
 
-def _pointed(candidates: tuple[CandidateEes, ...]) -> tuple[CandidateEes, ...]:
-    """The last candidate's token declared by a JSON Pointer (RFC 6901), the others by member name."""
-    last = len(candidates) - 1
-    pointer = f"/ednCnfgInfo/0/eess/{last}/accessToken"
-    return tuple(replace(c, token_pointer=pointer) if i == last else c for i, c in enumerate(candidates))
-
-
 def _free_loopback_port() -> int:
     """A loopback port free now, for the harness to serve its issuer's JWKS on during a run.
 
@@ -215,6 +208,13 @@ def _free_loopback_port() -> int:
     with socket.socket() as probe:
         probe.bind((LOOPBACK, 0))
         return int(probe.getsockname()[1])
+
+
+def _pointed(candidates: tuple[CandidateEes, ...]) -> tuple[CandidateEes, ...]:
+    """The last candidate's token declared by a JSON Pointer (RFC 6901), the others by member name."""
+    last = len(candidates) - 1
+    pointer = f"/ednCnfgInfo/0/eess/{last}/accessToken"
+    return tuple(replace(c, token_pointer=pointer) if i == last else c for i, c in enumerate(candidates))
 
 
 def _server_tls(ca: TestCA, material: HarnessMaterial, fqdn: str, behaviour: TlsBehaviour) -> ServerTls:
