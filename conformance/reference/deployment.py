@@ -1,8 +1,11 @@
 """The reference deployment: one ECS and two EESes on loopback, and the target files for them.
 
 The ECS knows both EESes as candidates: ``ees-token`` uses token-based authorization,
-``ees-local`` local authorization (TS 33.558 6.2 first sentence). The EESes trust the
-harness's token issuer key (the fake ECS of the 6.3 suite) and the reference ECS's key.
+``ees-local`` local authorization (TS 33.558 6.2 first sentence). The token EES trusts the
+reference ECS's key, given, and the harness's token issuer (the fake ECS of the 6.3 suite) by
+its JWKS URL only, as an EES provisioned with an ECS's ``jwks_uri`` would: its target file
+declares ``jwks_port``, the harness serves the key set there during a run
+(:mod:`conformance.peers.issuer_server`), and the EES fetches it when the first token comes.
 What it writes into its directory is exactly what a vendor would: target TOML files, the
 server CA, the ECS key set, and the harness material the servers were provisioned with.
 """
@@ -10,6 +13,7 @@ server CA, the ECS key set, and the harness material the servers were provisione
 from __future__ import annotations
 
 import json
+import socket
 import ssl
 import threading
 from collections.abc import Iterable
@@ -17,6 +21,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from conformance.peers.issuer_server import JWKS_PATH as ISSUER_JWKS_PATH
+from conformance.peers.issuer_server import LOOPBACK
 from conformance.peers.material import HarnessMaterial
 from conformance.peers.pki import TestCA
 from conformance.reference.ecs import JWKS_PATH, TOKEN_PATH, EcsSettings, KnownEes, build_ecs_app
@@ -60,6 +66,8 @@ class ReferenceDeployment:
     directory: Path
     servers: list[ReferenceServer]
     target_files: list[Path] = field(default_factory=list)
+    jwks_port: int = 0
+    """Where the token EES fetches the harness issuer's JWKS (declared in its target file)."""
     _stopped: threading.Event = field(default_factory=threading.Event)
 
     @classmethod
@@ -74,9 +82,7 @@ class ReferenceDeployment:
         ecs_key = new_signing_key()
         ecs_jwks = public_jwks(ecs_key, ECS_KID)
         registry = EecRegistry(KnownEec(e.eec_id, e.gpsi, authorized=e.role != "unauthorized") for e in EECS)
-        # The reference EES verifies ES*, RS* and PS* (not EdDSA): the material's EC and RSA issuer keys.
-        harness_keys = [k for k in material.public_jwks()["keys"] if k["kty"] in ("EC", "RSA")]
-        trusted = {"keys": [*harness_keys, *ecs_jwks["keys"]]}
+        jwks_port = _free_loopback_port()
 
         ecs_does, ees_does = ecs_behaviour(active), ees_behaviour(active)
         published = published_jwks(ecs_key, ECS_KID, ecs_does.tokens)
@@ -85,18 +91,22 @@ class ReferenceDeployment:
         def tls(behaviour: TlsBehaviour, fqdn: str) -> ServerTls:
             return _server_tls(server_ca, material, fqdn, behaviour)
 
-        ees_token = ReferenceServer(
-            build_ees_app(
-                EesSettings(EES_TOKEN_FQDN, registry, "token", SERVICES, trusted_issuer=ECS_FQDN, trusted_jwks=trusted),
-                ees_does,
-            ),
-            tls(ees_does.tls, EES_TOKEN_FQDN),
+        token_settings = EesSettings(
+            EES_TOKEN_FQDN,
+            registry,
+            "token",
+            SERVICES,
+            trusted_issuer=ECS_FQDN,
+            trusted_jwks=ecs_jwks,
+            trusted_jwks_url=f"https://{LOOPBACK}:{jwks_port}{ISSUER_JWKS_PATH}",
+            trusted_jwks_ca=material.ca.cert_pem.bytes(),
         )
+        ees_token = ReferenceServer(build_ees_app(token_settings, ees_does), tls(ees_does.tls, EES_TOKEN_FQDN))
         ees_local = ReferenceServer(
             build_ees_app(EesSettings(EES_LOCAL_FQDN, registry, "local", SERVICES), ees_does),
             tls(ees_does.tls, EES_LOCAL_FQDN),
         )
-        deployment = cls(directory, [ees_token, ees_local])
+        deployment = cls(directory, [ees_token, ees_local], jwks_port=jwks_port)
         try:
             ees_token.start()
             ees_local.start()
@@ -150,15 +160,21 @@ class ReferenceDeployment:
                 token_delivery=TokenDelivery(binding="token-endpoint", token_url=f"{ecs.base_url}{TOKEN_PATH}"),
                 token_keys=TokenKeys(jwks_url=f"{ecs.base_url}{JWKS_PATH}"),
             ),
-            self._ees_target("reference-ees-token", ees_token, EES_TOKEN_FQDN, "token", common),
-            self._ees_target("reference-ees-local", ees_local, EES_LOCAL_FQDN, "local", common),
+            self._ees_target("reference-ees-token", ees_token, EES_TOKEN_FQDN, "token", common, self.jwks_port),
+            self._ees_target("reference-ees-local", ees_local, EES_LOCAL_FQDN, "local", common, None),
         ]
         for target in targets:
             target.file.write_text(dump_target(target), "utf-8")
         return [t.file for t in targets]
 
     def _ees_target(
-        self, name: str, server: ReferenceServer, fqdn: str, authorization: Authorization, common: dict[str, Any]
+        self,
+        name: str,
+        server: ReferenceServer,
+        fqdn: str,
+        authorization: Authorization,
+        common: dict[str, Any],
+        jwks_port: int | None,
     ) -> TargetConfig:
         return TargetConfig(
             file=self.directory / f"{name}.toml",
@@ -169,7 +185,7 @@ class ReferenceDeployment:
             **common,
             authorization=authorization,
             service_names=SERVICES,
-            trusted_issuer=TrustedIssuer(source="harness", issuer=ECS_FQDN),
+            trusted_issuer=TrustedIssuer(source="harness", issuer=ECS_FQDN, jwks_port=jwks_port),
         )
 
     def wait(self) -> None:
@@ -181,6 +197,17 @@ class ReferenceDeployment:
         self._stopped.set()
         for server in reversed(self.servers):
             server.stop()
+
+
+def _free_loopback_port() -> int:
+    """A loopback port free now, for the harness to serve its issuer's JWKS on during a run.
+
+    The port is released again until the run binds it; a clash in between is reported by the
+    run as one configuration line ("cannot serve on 127.0.0.1:PORT"), never as a target failure.
+    """
+    with socket.socket() as probe:
+        probe.bind((LOOPBACK, 0))
+        return int(probe.getsockname()[1])
 
 
 def _pointed(candidates: tuple[CandidateEes, ...]) -> tuple[CandidateEes, ...]:
