@@ -561,8 +561,10 @@ class EcsUnderTest(TargetUnderTest):
         delivery = self.config.token_delivery
         declared = delivery.client_auths if delivery is not None and delivery.binding == "token-endpoint" else ()
         if method not in declared:
-            listing = ", ".join(declared) or "no token endpoint"
-            raise NotApplicable(f"target {self.name} does not declare client authentication {method} ({listing})")
+            listing = ", ".join(declared) or "none (no token endpoint)"
+            raise NotApplicable(
+                f"target {self.name} declares token endpoint client authentication {listing}, not {method}"
+            )
 
     def stranger_key(self, role: EecRole = "authorized") -> SigningKey:
         """A fresh key of the same kind as ``role``'s assertion key, which the ECS cannot have registered."""

@@ -143,6 +143,34 @@ def test_a_bad_declaration_stops_the_run_with_exit_2(write: Write, client_files:
     assert f"{path}: eec[0].oauth_key: missing" in run.output
 
 
+EXAMPLES = Path(__file__).resolve().parent.parent / "fixtures" / "targets"
+
+
+@pytest.mark.parametrize(
+    ("example", "methods"),
+    [
+        ("example-ecs-private-key-jwt.toml", ("private_key_jwt", "tls_client_auth")),
+        ("example-ecs-self-signed.toml", ("self_signed_tls_client_auth",)),
+    ],
+)
+def test_examples_load(example: str, methods: tuple[str, ...]) -> None:
+    config = load_target(EXAMPLES / example)
+    assert config.token_delivery is not None
+    assert config.token_delivery.client_auths == methods
+    assert config.eecs[0].oauth_key == EXAMPLES / "example-material" / "eec-oauth.key"
+
+
+def test_pki_export_writes_oauth_clients_once(tmp_path: Path) -> None:
+    """What a vendor registers stays valid: a second export keeps each EEC's self-signed client."""
+    material = tmp_path / "material"
+    assert conformance("pki", "export", material).status == 0
+    first = (material / "oauth-eec-0001.pem").read_bytes()
+    assert (material / "oauth-eec-0001.key").stat().st_mode & 0o777 == 0o600
+    assert '"kty": "EC"' in (material / "oauth-eec-0001.jwk.json").read_text()
+    assert conformance("pki", "export", material).status == 0
+    assert (material / "oauth-eec-0001.pem").read_bytes() == first
+
+
 # --- end to end: the reference ECS with each method as the one every token request uses -----------
 
 
