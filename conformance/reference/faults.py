@@ -192,9 +192,12 @@ _CATALOGUE: tuple[Fault, ...] = (
         "no-client-authentication",
         "TLS never asks for a client certificate; the EEC is whoever the body's eecId claims to be.",
         ("{R}-TLS-01", "{R}-TLS-02", "{R}-TLS-03"),
-        also_breaks=tuple(
-            (f"{r}-TLS-04", "a server that asks for no certificate checks none of its key usages either")
-            for r in ("ECS", "EES")
+        also_breaks=(
+            *(
+                (f"{r}-TLS-04", "a server that asks for no certificate checks none of its key usages either")
+                for r in ("ECS", "EES")
+            ),
+            ("ECS-TOK-10", "a token endpoint that asks for no certificate cannot tell a registered self-signed one"),
         ),
         effect={"tls.client_auth": "none", "identifies_eec_by_certificate": False},
     ),
