@@ -203,6 +203,10 @@ def cmd_pki_export(args: argparse.Namespace) -> int:
         print(f"added {', '.join(added)}: provision the new issuer.jwks.json on your EES")
     for eec_id in eec_ids:
         material.export_client_identity(args.directory, common_name=eec_id, filename_stem=f"eec-{_safe(eec_id)}")
+        stem, name = f"oauth-{_safe(eec_id)}", f"{eec_id} OAuth client"
+        cert, created = material.export_oauth_client(args.directory, common_name=name, filename_stem=stem)
+        if created:
+            print(f"wrote {cert.name}: register it (or {stem}.jwk.json) at the ECS token endpoint for {eec_id}")
     print(f"harness material written to {args.directory} (see README.txt there for what to provision)")
     return 0
 

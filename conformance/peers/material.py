@@ -14,6 +14,8 @@ live in one directory::
     issuer.pem                   the ES256 key's public key (PEM)
     issuer-rsa.pub.pem, issuer-ed25519.pub.pem  the others' public keys (PEM)
     issuer.jwks.json             every issuer public key, distinct kids; a vendor's EES trusts it
+    oauth-<EEC ID>.pem/.key/.jwk.json  (``pki export``) each EEC's self-signed OAuth client
+                                 certificate, key and public JWK, which an ECS token endpoint registers
     README.txt                   the above, for the person provisioning the target
 
 Private key files are created mode 0600. Everything here is TEST ONLY.
@@ -34,7 +36,7 @@ from joserfc.jwk import ECKey, Key, KeyParameters, KeySet, OKPKey, RSAKey
 
 from conformance.errors import ConfigError
 from conformance.files import Invalid, Missing, read_regular_file
-from conformance.peers.pki import TestCA
+from conformance.peers.pki import TestCA, self_signed_client_cert
 
 __all__ = ["HarnessMaterial", "missing_sources"]
 
@@ -66,6 +68,9 @@ What the vendor provisions on the ECS/EES under test:
   issuer.jwks.json  public key of the trusted token issuer (the harness plays the ECS), as a JWKS;
   issuer.pem        the ES256 key as a PEM public key, for EESs that take one
   issuer-rsa.pub.pem / issuer-ed25519.pub.pem  the RSA (RS256/PS256) and Ed25519 (EdDSA) public keys
+  oauth-<EEC ID>.pem / .jwk.json  (written by `pki export`, never replaced) an EEC's self-signed OAuth
+                    client certificate and its public key: what an ECS token endpoint registers for
+                    self_signed_tls_client_auth / private_key_jwt ([[eec]] oauth_cert, oauth_key)
 
 Kept by the harness, never given to the target:
   ca.key            private key of the harness CA
@@ -213,6 +218,29 @@ class HarnessMaterial:
         _write(cert_path, b"".join(pem.bytes() for pem in leaf.cert_chain_pems))
         _write(key_path, leaf.private_key_pem.bytes(), PRIVATE_MODE)
         return cert_path, key_path
+
+    def export_oauth_client(self, directory: Path | str, *, common_name: str, filename_stem: str) -> tuple[Path, bool]:
+        """Write a self-signed OAuth client certificate for one EEC, once: the ECS registers it.
+
+        ``<stem>.pem`` (the certificate, for ``self_signed_tls_client_auth``), ``<stem>.key`` (mode
+        0600) and ``<stem>.jwk.json`` (its public key as a JWK, for an ECS that registers keys for
+        ``private_key_jwt``). An existing one is kept: a new one would void the ECS's registration.
+
+        Returns:
+          The path of ``<stem>.pem``, and whether it was created now.
+        """
+        directory = Path(directory)
+        cert_path, key_path = directory / f"{filename_stem}.pem", directory / f"{filename_stem}.key"
+        if cert_path.exists() and key_path.exists():
+            return cert_path, False
+        directory.mkdir(parents=True, exist_ok=True)
+        leaf = self_signed_client_cert(common_name)
+        _write(cert_path, leaf.cert_chain_pems[0].bytes())
+        _write(key_path, leaf.private_key_pem.bytes(), PRIVATE_MODE)
+        public = _jwk(leaf.private_key_pem.bytes())
+        jwk = public.as_dict(private=False) | {"kid": public.thumbprint(), "use": "sig"}
+        _write(directory / f"{filename_stem}.jwk.json", json.dumps(jwk, indent=2).encode() + b"\n")
+        return cert_path, True
 
     def public_jwks(self) -> dict[str, Any]:
         """Every issuer public key as one JWKS, each with its thumbprint ``kid`` and ``use: sig``;

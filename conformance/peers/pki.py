@@ -31,7 +31,7 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID, ObjectIdentifier
 
 from conformance.evidence import CertSummary
 
-__all__ = ["Blob", "KeyType", "LeafCert", "TestCA", "summarize", "summarize_der"]
+__all__ = ["Blob", "KeyType", "LeafCert", "TestCA", "self_signed_client_cert", "summarize", "summarize_der"]
 
 Blob = trustme.Blob
 KeyType = Literal["ec", "rsa"]
@@ -320,6 +320,42 @@ class LeafCert:
         # file is created 0600 by tempfile and removed on exit.
         with self.private_key_and_cert_chain_pem.tempfile() as path:
             ctx.load_cert_chain(path)
+
+
+def self_signed_client_cert(
+    common_name: str = "",
+    *,
+    subject: x509.Name | None = None,
+    organization: str = DEFAULT_ORGANIZATION,
+    key_type: KeyType = "ec",
+    not_before: datetime | None = None,
+    not_after: datetime | None = None,
+) -> LeafCert:
+    """A self-signed client certificate: the credential of ``self_signed_tls_client_auth`` (RFC 8705 2.2).
+
+    No CA vouches for it; the authorization server accepts it because it registered exactly this
+    certificate (or its key) for the client. An end-entity certificate (``CA:FALSE``) with
+    ``clientAuth`` and ``digitalSignature``, like the CA-issued client certificates, so that only
+    its issuer (itself) tells it apart. ``subject`` (a whole name) overrides ``common_name``.
+    """
+    key = _generate_key(key_type, 2048)
+    start, end = _validity(not_before, not_after)
+    subject = subject or _name(common_name, organization)
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(start)
+        .not_valid_after(end)
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(_key_usage(("digital_signature",)), critical=True)
+        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.CLIENT_AUTH]), critical=False)
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
+        .sign(key, hashes.SHA256())
+    )
+    return LeafCert(_pkcs8(key), [certificate.public_bytes(serialization.Encoding.PEM)])
 
 
 def summarize(cert: x509.Certificate) -> CertSummary:

@@ -24,7 +24,7 @@ from typing import Any
 from conformance.peers.issuer_server import JWKS_PATH as ISSUER_JWKS_PATH
 from conformance.peers.issuer_server import LOOPBACK
 from conformance.peers.material import HarnessMaterial
-from conformance.peers.pki import TestCA
+from conformance.peers.pki import LeafCert, TestCA, self_signed_client_cert
 from conformance.reference.ecs import JWKS_PATH, TOKEN_PATH, EcsSettings, KnownEes, build_ecs_app
 from conformance.reference.ees import EesSettings, build_ees_app
 from conformance.reference.faults import TlsBehaviour, ecs_behaviour, ees_behaviour, parse_faults
@@ -84,12 +84,13 @@ class ReferenceDeployment:
         registry = EecRegistry(KnownEec(e.eec_id, e.gpsi, authorized=e.role != "unauthorized") for e in EECS)
         jwks_port = _free_loopback_port()
 
+        oauth_clients = _oauth_clients(directory / "oauth-clients")
         ecs_does, ees_does = ecs_behaviour(active), ees_behaviour(active)
         published = published_jwks(ecs_key, ECS_KID, ecs_does.tokens)
         (directory / "ecs-jwks.json").write_text(json.dumps(published, indent=1), "utf-8")
 
-        def tls(behaviour: TlsBehaviour, fqdn: str) -> ServerTls:
-            return _server_tls(server_ca, material, fqdn, behaviour)
+        def tls(behaviour: TlsBehaviour, fqdn: str, registered: tuple[bytes, ...] = ()) -> ServerTls:
+            return _server_tls(server_ca, material, fqdn, behaviour, registered)
 
         token_settings = EesSettings(
             EES_TOKEN_FQDN,
@@ -115,9 +116,13 @@ class ReferenceDeployment:
                 KnownEes("ees-local", EES_LOCAL_FQDN, ees_local.base_url, SERVICES, "local"),
                 KnownEes("ees-token-2", EES_TOKEN2_FQDN, ees_token.base_url, SERVICES, "token"),
             )
+            registered = tuple((eec_id, leaf.cert_chain_pems[0].bytes()) for eec_id, leaf in oauth_clients.items())
+            ecs_settings = EcsSettings(
+                ECS_FQDN, registry, candidates, ecs_key, ECS_KID, registered_client_certs=registered
+            )
             ecs = ReferenceServer(
-                build_ecs_app(EcsSettings(ECS_FQDN, registry, candidates, ecs_key, ECS_KID), ecs_does),
-                tls(ecs_does.tls, ECS_FQDN),
+                build_ecs_app(ecs_settings, ecs_does),
+                tls(ecs_does.tls, ECS_FQDN, tuple(pem for _, pem in registered)),
             )
             deployment.servers.append(ecs)
             ecs.start()
@@ -152,12 +157,17 @@ class ReferenceDeployment:
                 token_keys=TokenKeys(jwks_file=self.directory / "ecs-jwks.json"),
             ),
             # The same ECS declared with the other binding: tokens from its OAuth 2.0 token
-            # endpoint, keys from its published JWKS URL.
+            # endpoint, keys from its published JWKS URL; each EEC may also authenticate there
+            # with the self-signed certificate registered for it, or a JWT signed with its key.
             TargetConfig(
                 file=self.directory / "reference-ecs-endpoint.toml",
                 name="reference-ecs-endpoint",
-                **ecs_common,
-                token_delivery=TokenDelivery(binding="token-endpoint", token_url=f"{ecs.base_url}{TOKEN_PATH}"),
+                **{**ecs_common, "eecs": self._with_oauth_credentials(EECS)},
+                token_delivery=TokenDelivery(
+                    binding="token-endpoint",
+                    token_url=f"{ecs.base_url}{TOKEN_PATH}",
+                    other_client_auths=("private_key_jwt", "self_signed_tls_client_auth"),
+                ),
                 token_keys=TokenKeys(jwks_url=f"{ecs.base_url}{JWKS_PATH}"),
             ),
             self._ees_target("reference-ees-token", ees_token, EES_TOKEN_FQDN, "token", common, self.jwks_port),
@@ -166,6 +176,14 @@ class ReferenceDeployment:
         for target in targets:
             target.file.write_text(dump_target(target), "utf-8")
         return [t.file for t in targets]
+
+    def _with_oauth_credentials(self, eecs: tuple[EecIdentity, ...]) -> tuple[EecIdentity, ...]:
+        """The EECs with the credential files :func:`_oauth_clients` wrote: the vendor's registration."""
+        folder = self.directory / "oauth-clients"
+        return tuple(
+            replace(eec, oauth_key=folder / f"{eec.eec_id}.key", oauth_cert=folder / f"{eec.eec_id}.pem")
+            for eec in eecs
+        )
 
     def _ees_target(
         self,
@@ -217,14 +235,38 @@ def _pointed(candidates: tuple[CandidateEes, ...]) -> tuple[CandidateEes, ...]:
     return tuple(replace(c, token_pointer=pointer) if i == last else c for i, c in enumerate(candidates))
 
 
-def _server_tls(ca: TestCA, material: HarnessMaterial, fqdn: str, behaviour: TlsBehaviour) -> ServerTls:
+def _oauth_clients(folder: Path) -> dict[str, LeafCert]:
+    """One self-signed certificate per EEC, registered at the ECS as that OAuth client's credential,
+    written as ``<EEC ID>.pem`` / ``.key`` for the target file (as a vendor would hand them over).
+
+    Its CN is not the EEC ID, so it never authenticates an EEC at EDGE-4, only at the token endpoint.
+    """
+    folder.mkdir(parents=True, exist_ok=True)
+    clients: dict[str, LeafCert] = {}
+    for eec in EECS:
+        leaf = self_signed_client_cert(f"{eec.eec_id} OAuth client")
+        (folder / f"{eec.eec_id}.pem").write_bytes(leaf.cert_chain_pems[0].bytes())
+        key_file = folder / f"{eec.eec_id}.key"
+        key_file.touch(mode=0o600)
+        key_file.write_bytes(leaf.private_key_pem.bytes())
+        clients[eec.eec_id] = leaf
+    return clients
+
+
+def _server_tls(
+    ca: TestCA, material: HarnessMaterial, fqdn: str, behaviour: TlsBehaviour, registered: tuple[bytes, ...] = ()
+) -> ServerTls:
+    """The server's TLS: client certificates from the harness CA, and the self-signed ones
+    ``registered`` for OAuth clients. OpenSSL accepts a self-signed certificate only if that very
+    certificate is in the trust store (``tests/test_client_auth_declarations.py`` shows it), so pinning them there lets
+    exactly the registered ones through; the token endpoint then binds each to its client."""
     leaf = ca.issue_server_cert(behaviour.certificate_for or fqdn, "127.0.0.1")
     legacy = (
         ca.issue_server_cert(behaviour.legacy_certificate_for, key_type="rsa")
         if behaviour.legacy_certificate_for
         else None
     )
-    client_cas = [material.ca.cert_pem.bytes()]
+    client_cas = [material.ca.cert_pem.bytes(), *registered]
     if behaviour.trust_rogue_ca:
         client_cas += [material.rogue_ca.cert_pem.bytes(), material.stranger_ca.cert_pem.bytes()]
     return ServerTls(

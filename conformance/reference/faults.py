@@ -97,6 +97,12 @@ class EcsBehaviour:
     """``token_type`` of the token endpoint's responses (RFC 6750 4)."""
     accepts_any_grant_type: bool = False
     """True: the token endpoint issues a token whatever grant_type says."""
+    verifies_client_assertion: bool = True
+    """False: a private_key_jwt assertion's signature is not verified (its claims still are)."""
+    checks_client_assertion_exp: bool = True
+    """False: a private_key_jwt assertion is accepted however long ago it expired."""
+    matches_registered_cert: bool = True
+    """False: any self-signed certificate the TLS layer let through authenticates any client_id."""
     validates_gpsi_form: bool = True
     """False: a ueId that is not a GPSI is ignored, as if absent (the EEC is served)."""
     validates_request: bool = True
@@ -188,9 +194,12 @@ _CATALOGUE: tuple[Fault, ...] = (
         "no-client-authentication",
         "TLS never asks for a client certificate; the EEC is whoever the body's eecId claims to be.",
         ("{R}-TLS-01", "{R}-TLS-02", "{R}-TLS-03"),
-        also_breaks=tuple(
-            (f"{r}-TLS-04", "a server that asks for no certificate checks none of its key usages either")
-            for r in ("ECS", "EES")
+        also_breaks=(
+            *(
+                (f"{r}-TLS-04", "a server that asks for no certificate checks none of its key usages either")
+                for r in ("ECS", "EES")
+            ),
+            ("ECS-TOK-10", "a token endpoint that asks for no certificate cannot tell a registered self-signed one"),
         ),
         effect={"tls.client_auth": "none", "identifies_eec_by_certificate": False},
     ),
@@ -358,6 +367,24 @@ _CATALOGUE: tuple[Fault, ...] = (
         "The token endpoint issues a token for any grant_type (password, authorization_code, ...).",
         ("ECS-TOK-10",),
         effect={"accepts_any_grant_type": True},
+    ),
+    Fault(
+        "ecs.accepts-any-client-assertion",
+        "private_key_jwt: the client assertion's signature is not verified, so any key will do.",
+        ("ECS-TOK-10",),
+        effect={"verifies_client_assertion": False},
+    ),
+    Fault(
+        "ecs.accepts-expired-client-assertion",
+        "private_key_jwt: a client assertion is accepted however long ago its exp passed.",
+        ("ECS-TOK-10",),
+        effect={"checks_client_assertion_exp": False},
+    ),
+    Fault(
+        "ecs.accepts-unregistered-self-signed-cert",
+        "self_signed_tls_client_auth: the certificate is not compared with the one registered for client_id.",
+        ("ECS-TOK-10",),
+        effect={"matches_registered_cert": False},
     ),
     Fault(
         "ecs.ignores-malformed-gpsi",

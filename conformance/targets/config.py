@@ -48,6 +48,7 @@ from conformance.requirements import catalogue
 from conformance.targets import values
 from conformance.targets.model import (
     HTTP_VERSIONS,
+    TOKEN_CLIENT_AUTHS,
     Authorization,
     CandidateEes,
     ClientAuth,
@@ -75,11 +76,7 @@ _AUTHORIZATIONS: Final[tuple[Authorization, ...]] = ("token", "local")
 _EEC_ROLES: Final[tuple[EecRole, ...]] = ("authorized", "unauthorized", "second")
 _SOURCES: Final[tuple[Literal["harness", "vendor"], ...]] = ("harness", "vendor")
 _BINDINGS: Final[tuple[Literal["response", "token-endpoint"], ...]] = ("response", "token-endpoint")
-_TOKEN_CLIENT_AUTHS: Final[tuple[TokenClientAuth, ...]] = (
-    "tls_client_auth",
-    "client_secret_basic",
-    "client_secret_post",
-)
+_TOKEN_CLIENT_AUTHS: Final[tuple[TokenClientAuth, ...]] = TOKEN_CLIENT_AUTHS
 _TOKEN_SELECT: Final[tuple[Literal["resource", "scope", "audience"], ...]] = ("resource", "scope", "audience")
 _PSK_HASHES: Final[tuple[PskHash, ...]] = ("sha256", "sha384")
 _PSK_TLS_VERSIONS: Final[tuple[PskTlsVersion, ...]] = ("1.3", "1.2")
@@ -392,7 +389,9 @@ def load_target(path: Path, *, material_must_exist: bool = True) -> TargetConfig
         deviations=_deviations(doc, role),
         extra=_extra(doc.table("extra", required=False)),
     )
-    return _with_ees(config, doc.table("ees")) if role == "ees" else _with_ecs(config, doc.table("ecs"))
+    config = _with_ees(config, doc.table("ees")) if role == "ees" else _with_ecs(config, doc.table("ecs"))
+    _check_oauth_credentials(doc, config)
+    return config
 
 
 def load_targets(paths: Iterable[Path]) -> list[TargetConfig]:
@@ -519,7 +518,47 @@ def _eec(t: _Table, *, vendor_certs: bool) -> EecIdentity:
     variable, passphrase = t.passphrase("key_passphrase_env")
     if cert is not None and key is not None:
         _check_key_pair(t, cert, key, passphrase)
-    return EecIdentity(role, eec_id, gpsi, cert, key, key_passphrase_env=variable, key_passphrase=passphrase)
+    oauth_key, oauth_cert = _oauth_credential(t)
+    return EecIdentity(
+        role,
+        eec_id,
+        gpsi,
+        cert,
+        key,
+        key_passphrase_env=variable,
+        key_passphrase=passphrase,
+        oauth_key=oauth_key,
+        oauth_cert=oauth_cert,
+    )
+
+
+def _oauth_credential(t: _Table) -> tuple[Path | None, Path | None]:
+    """The EEC's OAuth client key and its registered self-signed certificate, checked to belong together."""
+    if t.has("oauth_cert"):
+        t.need("oauth_key", "oauth_cert is given: the harness needs its private key to present it")
+    key, cert = t.file("oauth_key", values.PRIVATE_KEY, None), t.file("oauth_cert", values.CERTIFICATE, None)
+    if key is not None:
+        _oauth_private_key(t, key)
+    if cert is None or key is None:
+        return key, cert
+    try:
+        leaf = values.leaf_certificate(t.read("oauth_cert", cert))
+    except files.Invalid as invalid:
+        t.fail("oauth_cert", f"{t.data['oauth_cert']!r} {invalid.problem}", invalid.fix)
+    if not values.is_self_signed(leaf):
+        problem = f"{t.data['oauth_cert']!r} is not self-signed (issuer {leaf.issuer.rfc4514_string()})"
+        t.fail("oauth_cert", problem, "give the self-signed certificate the ECS registered for this EEC (RFC 8705 2.2)")
+    if not values.same_public_key(_oauth_private_key(t, key), leaf):
+        problem = f"{t.data['oauth_key']!r} does not match the public key of {t.data['oauth_cert']!r}"
+        t.fail("oauth_key", problem, "give the private key of that certificate")
+    return key, cert
+
+
+def _oauth_private_key(t: _Table, path: Path) -> PrivateKeyTypes:
+    try:
+        return values.private_key(t.read("oauth_key", path), None, t.data["oauth_key"], t.key("oauth_key"))
+    except files.Invalid as invalid:
+        t.fail("oauth_key", invalid.problem, "give an unencrypted PEM private key (PKCS#8, SEC1 or PKCS#1)")
 
 
 def _check_key_pair(t: _Table, cert: Path, key: Path, passphrase: bytes | None) -> None:
@@ -680,6 +719,8 @@ def _token_delivery(t: _Table) -> TokenDelivery:
     endpoint_only = (
         "token_url",
         "client_auth",
+        "other_client_auths",
+        "assertion_alg",
         "client_id",
         "client_secret_env",
         "select",
@@ -692,21 +733,88 @@ def _token_delivery(t: _Table) -> TokenDelivery:
     for name in response_only if binding == "token-endpoint" else endpoint_only:
         t.forbid(name, f'binding = "{binding}" does not use it', "remove it, or correct the binding")
     client_auth = t.choice("client_auth", _TOKEN_CLIENT_AUTHS, "tls_client_auth")
-    if client_auth.startswith("client_secret_"):
-        t.need("client_secret_env", f'client_auth = "{client_auth}"')
+    others = _other_client_auths(t, client_auth)
+    secret = next((m for m in (client_auth, *others) if m.startswith("client_secret_")), None)
+    if secret is not None:
+        t.need("client_secret_env", f'client_auth = "{secret}"' if secret == client_auth else f'"{secret}" is declared')
     else:
         t.forbid("client_secret_env", f'client_auth = "{client_auth}" sends no secret', "remove it")
+    if "private_key_jwt" not in (client_auth, *others):
+        t.forbid("assertion_alg", "only private_key_jwt signs a client assertion", "remove it")
     return TokenDelivery(
         binding=binding,
         member=t.text("member", "accessToken", values.MEMBER),
         token_url=t.text("token_url", None, values.https_url),
         client_auth=client_auth,
+        other_client_auths=others,
+        assertion_alg=t.choice("assertion_alg", _ALGORITHMS) if t.has("assertion_alg") else None,
         client_id=t.text("client_id", None),
         client_secret_env=t.text("client_secret_env", None, values.ENV_NAME),
         select=t.choice("select", _TOKEN_SELECT, "resource"),
         server_name=t.text("server_name", None, values.FQDN),
         trust_anchor=t.file("trust_anchor", values.CERTIFICATE, None),
     )
+
+
+def _other_client_auths(t: _Table, client_auth: TokenClientAuth) -> tuple[TokenClientAuth, ...]:
+    if not t.has("other_client_auths"):
+        return ()
+    listing = "use " + ", ".join(f'"{m}"' for m in _TOKEN_CLIENT_AUTHS)
+    chosen = t.strings("other_client_auths", values.one_of(_TOKEN_CLIENT_AUTHS, "client authentication method"))
+    if client_auth in chosen or len(set(chosen)) != len(chosen):
+        t.fail("other_client_auths", "repeats a method", f"list each method once, client_auth not again ({listing})")
+    return tuple(m for c in chosen for m in _TOKEN_CLIENT_AUTHS if m == c)
+
+
+_OAUTH_CREDENTIAL_USERS: Final[dict[str, tuple[TokenClientAuth, ...]]] = {
+    "oauth_key": ("private_key_jwt", "self_signed_tls_client_auth"),
+    "oauth_cert": ("self_signed_tls_client_auth",),
+}
+"""Which ``[[eec]]`` OAuth credential each token-endpoint client authentication method uses."""
+
+
+def _check_oauth_credentials(doc: _Table, config: TargetConfig) -> None:
+    """Each declared method's credential on the [[eec]] tables: present where the suite needs it
+    (the authorized EEC), usable, and declared only when a method uses it."""
+    delivery = config.token_delivery
+    methods = delivery.client_auths if delivery is not None and delivery.binding == "token-endpoint" else ()
+    delivery_table = doc.table("ecs").table("token_delivery") if methods else None
+    for t, eec in zip(doc.tables("eec"), config.eecs, strict=True):
+        if "self_signed_tls_client_auth" in methods and eec.role == "authorized":
+            t.need("oauth_cert", 'ecs.token_delivery declares "self_signed_tls_client_auth"')
+        if "private_key_jwt" in methods:
+            _check_assertion_key(t, eec, config, delivery_table)
+        for name, users in _OAUTH_CREDENTIAL_USERS.items():
+            if not any(m in methods for m in users):
+                because = f"no ecs.token_delivery client authentication uses it ({' or '.join(users)})"
+                t.forbid(name, because, "remove it, or declare that method in ecs.token_delivery")
+
+
+def _check_assertion_key(t: _Table, eec: EecIdentity, config: TargetConfig, delivery: _Table | None) -> None:
+    """``private_key_jwt``: the EEC's key (``oauth_key``, else its vendor TLS key) signs the declared algorithm."""
+    if eec.oauth_key is None and eec.key is None:
+        if eec.role == "authorized":
+            because = 'ecs.token_delivery declares "private_key_jwt" and the harness issues the TLS certificates'
+            t.need("oauth_key", because)
+        return
+    name, passphrase = ("oauth_key", None) if eec.oauth_key is not None else ("key", eec.key_passphrase)
+    path = eec.oauth_key or eec.key
+    assert path is not None
+    try:
+        key = as_signing_key(values.private_key(t.read(name, path), passphrase, t.data[name], t.key(name)))
+    except (PeerError, files.Invalid) as exc:
+        t.fail(name, f"{t.data[name]!r} cannot sign a client assertion ({exc})", "give an EC, RSA or Ed25519 key")
+    algorithm = config.token_delivery.assertion_alg if config.token_delivery else None
+    if algorithm is None:
+        try:
+            default_algorithm(key)
+        except PeerError as exc:
+            t.fail(name, f"{t.data[name]!r}: {exc}", "give an EC P-256/P-384/P-521, RSA or Ed25519 key")
+        return
+    misfit = algorithm_misfit(key, algorithm)
+    if misfit is not None and delivery is not None:
+        problem = f"{algorithm!r} does not fit {t.key(name)} {t.data[name]!r}, {describe_key(key)} ({misfit})"
+        delivery.fail("assertion_alg", problem, f'set assertion_alg = "{default_algorithm(key)}", or remove it')
 
 
 def _token_keys(t: _Table) -> TokenKeys:

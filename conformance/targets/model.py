@@ -41,6 +41,13 @@ class EecIdentity:
     """The environment variable that holds the passphrase of an encrypted ``key``."""
     key_passphrase: bytes | None = field(default=None, repr=False)
     """Its value, read when the declaration loads; never written back to a declaration."""
+    oauth_key: Path | None = None
+    """The private key (PEM) of the EEC as an OAuth client at the token endpoint, whose public half
+    the ECS registered: it signs ``private_key_jwt`` assertions, and is the key of ``oauth_cert``.
+    Default for ``private_key_jwt``: ``key`` (the vendor TLS client certificate's key)."""
+    oauth_cert: Path | None = None
+    """``self_signed_tls_client_auth``: the self-signed certificate (PEM) the ECS registered for
+    this EEC, presented in TLS to the token endpoint with ``oauth_key``."""
 
 
 @dataclass(frozen=True)
@@ -56,7 +63,17 @@ class CandidateEes:
     EES's token, instead of ``token_delivery.member`` in its EESInfo."""
 
 
-TokenClientAuth = Literal["tls_client_auth", "client_secret_basic", "client_secret_post"]
+TokenClientAuth = Literal[
+    "tls_client_auth",
+    "self_signed_tls_client_auth",
+    "private_key_jwt",
+    "client_secret_basic",
+    "client_secret_post",
+]
+TOKEN_CLIENT_AUTHS: tuple[TokenClientAuth, ...] = TokenClientAuth.__args__  # type: ignore[attr-defined]
+"""OAuth client authentication at the token endpoint: RFC 8705 2.1 and 2.2 (the TLS client
+certificate, CA-issued or self-signed and registered), RFC 7523 2.2 / OIDC Core 9 (a JWT the
+client signs with its registered key), RFC 6749 2.3.1 (a client secret)."""
 
 
 @dataclass(frozen=True)
@@ -72,6 +89,12 @@ class TokenDelivery:
     member: str = "accessToken"
     token_url: str | None = None
     client_auth: TokenClientAuth = "tls_client_auth"
+    """The client authentication of every token request the suite makes."""
+    other_client_auths: tuple[TokenClientAuth, ...] = ()
+    """Further methods the token endpoint accepts from the same EECs: each is checked once."""
+    assertion_alg: str | None = None
+    """``private_key_jwt``: the JWS algorithm of the client assertion; default: the key's own
+    (ES256 for P-256, RS256 for RSA)."""
     client_id: str | None = None
     """The OAuth client ID; default: the EEC ID of the requesting EEC."""
     client_secret_env: str | None = None
@@ -83,6 +106,11 @@ class TokenDelivery:
     is at ``base_url``'s host and port, otherwise the host of ``token_url``."""
     trust_anchor: Path | None = None
     """The CA that signs the token endpoint's certificate; default: the target's trust anchor."""
+
+    @property
+    def client_auths(self) -> tuple[TokenClientAuth, ...]:
+        """Every declared client authentication method, ``client_auth`` first."""
+        return (self.client_auth, *self.other_client_auths)
 
 
 @dataclass(frozen=True)
