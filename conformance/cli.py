@@ -40,6 +40,8 @@ EXIT_SETUP = 2
 # and an INTERNALERROR when that is during setup): a case limit must leave room for a handshake.
 CASE_TIMEOUT_SECONDS = (1.0, 3600.0)
 DEADLINE_SECONDS = (0.0, 7 * 24 * 3600.0)
+DIST_MODES = ("load", "loadscope", "loadfile", "loadgroup", "worksteal")
+"""pytest-xdist's modes that run each case once (``each`` would run every case in every worker)."""
 
 
 def suites_dir() -> Path:
@@ -93,6 +95,10 @@ def pytest_args(args: argparse.Namespace, out: Path) -> list[str]:
         argv.append("--conformance-strict")
     if args.alluredir is not None:
         argv.append(f"--alluredir={args.alluredir}")
+    if args.workers is not None:
+        argv.append(f"--numprocesses={args.workers}")
+    if args.dist is not None:
+        argv.append(f"--dist={args.dist}")
     return argv
 
 
@@ -252,6 +258,13 @@ def seconds(low: float, high: float, *, low_allowed: bool) -> Callable[[str], fl
     return parse
 
 
+def workers(text: str) -> str:
+    """An argparse type for ``-n``: ``auto`` (one worker per CPU) or a number of workers (0: no workers)."""
+    if text == "auto" or (text.isdigit() and int(text) <= 256):
+        return text
+    raise argparse.ArgumentTypeError(f"{text!r} is neither 'auto' nor a number of workers from 0 to 256")
+
+
 def _add_report_parser(sub: Any) -> None:
     """``conformance report html|junit|diff|allure``: reports drawn from a results.json (conformance/reporting/)."""
     from conformance.reporting import commands
@@ -296,6 +309,20 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run.add_argument(
         "--case-timeout", type=seconds(*CASE_TIMEOUT_SECONDS, low_allowed=True), default=120.0, metavar="SECONDS"
+    )
+    run.add_argument(
+        "-n",
+        "--workers",
+        type=workers,
+        default=None,
+        metavar="N|auto",
+        help="run the cases in N processes (pytest-xdist; auto: one per CPU), against one reference deployment",
+    )
+    run.add_argument(
+        "--dist",
+        choices=DIST_MODES,
+        default=None,
+        help="how pytest-xdist hands out the cases (with -n; default load)",
     )
     run.set_defaults(func=cmd_run)
 
