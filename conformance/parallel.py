@@ -80,7 +80,8 @@ class Gathered:
     probe_dir: Path
     order: list[str] = field(default_factory=list)
     """Node IDs in collection order (each worker collects the same)."""
-    cases: dict[str, tuple[CaseRecord, tuple[str, str] | None]] = field(default_factory=dict)
+    cases: dict[str, tuple[str, tuple[str, str] | None]] = field(default_factory=dict)
+    """Node ID -> the last record its worker sent (JSON, read once at the end) and its sanity probe."""
     cited: set[str] = field(default_factory=set)
     connections: int = 0
     requests: int = 0
@@ -95,7 +96,7 @@ class Gathered:
         if wire is None:
             return
         probe = getattr(report, PROBE_ATTRIBUTE, None)
-        self.cases[report.nodeid] = (CaseRecord.from_wire(json.loads(wire)), tuple(probe) if probe else None)
+        self.cases[report.nodeid] = (wire, (probe[0], probe[1]) if probe else None)
 
     def pytest_testnodedown(self, node: Any, error: object | None) -> None:
         """A worker's counts (none from a worker that crashed: its cases are missing too)."""
@@ -108,7 +109,7 @@ class Gathered:
 
     def sorted_cases(self) -> list[CaseRecord]:
         """The cases as a serial run lists them: in collection order."""
-        return [case for case, _ in self._in_order()]
+        return [CaseRecord.from_wire(json.loads(wire)) for wire, _ in self._in_order()]
 
     def probes(self) -> list[SanityProbe]:
         """The sanity probes in the order a serial run would have run them: as first needed."""
@@ -116,7 +117,7 @@ class Gathered:
         keys = dict.fromkeys(probe for _, probe in self._in_order() if probe is not None)
         return [shared[key] for key in keys if key in shared]
 
-    def _in_order(self) -> list[tuple[CaseRecord, tuple[str, str] | None]]:
+    def _in_order(self) -> list[tuple[str, tuple[str, str] | None]]:
         index = {nodeid: i for i, nodeid in enumerate(self.order)}
         ids = sorted(self.cases, key=lambda nodeid: (index.get(nodeid, len(index)), nodeid))
         return [self.cases[nodeid] for nodeid in ids]

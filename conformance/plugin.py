@@ -399,10 +399,8 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     exc = call.excinfo.value if call.excinfo else None
     if call.when == "call" or exc is not None:
         _judge(item, call, report, exc)
-    if call.when == "teardown" and CASE in item.stash:
-        case = _finished(item)
-        if parallel.is_worker(item.config):
-            parallel.ship(report, case, item.stash.get(PROBED, None))
+    if parallel.is_worker(item.config) and CASE in item.stash:  # the last one sent wins: teardown's, unless interrupted
+        parallel.ship(report, _finished(item), item.stash.get(PROBED, None))
     return report
 
 
@@ -434,7 +432,7 @@ def _judge(
 
 
 def _finished(item: pytest.Item) -> CaseRecord:
-    """The case's record with its evidence and how to reproduce it (once its teardown ran, or at the end)."""
+    """The case's record with its evidence so far and how to reproduce it."""
     case = item.stash[CASE]
     if EVIDENCE in item.stash:
         run = item.config.stash[RUN]
