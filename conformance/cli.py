@@ -1,6 +1,7 @@
 """The ``conformance`` command: a thin layer over ``pytest.main`` and the plugin.
 
-conformance run --target FILE|reference [--fault NAME]... [--req ID_PREFIX]... [--out DIR] [--strict]
+conformance run --target FILE|reference [--fault NAME]... [--req ID_PREFIX]... [--case NAME]... [--out DIR] [--strict]
+                [-n N|auto [--dist MODE]]
 conformance list [--json]
 conformance reference serve [--fault NAME]... [--targets-dir DIR]
 conformance reference faults
@@ -91,6 +92,7 @@ def pytest_args(args: argparse.Namespace, out: Path) -> list[str]:
     argv += [f"--target={t}" for t in args.target]
     argv += [f"--fault={f}" for f in args.fault]
     argv += [f"--req={r}" for r in args.req]
+    argv += [f"--case={c}" for c in args.case]
     if args.strict:
         argv.append("--conformance-strict")
     if args.alluredir is not None:
@@ -301,6 +303,13 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--target", action="append", required=True, metavar="FILE|reference")
     run.add_argument("--fault", action="append", default=[], metavar="NAME")
     run.add_argument("--req", action="append", default=[], metavar="ID_PREFIX")
+    run.add_argument(
+        "--case",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="only the cases whose name contains NAME (what a failure's reproduce command gives)",
+    )
     run.add_argument("--out", type=Path, default=None, metavar="DIR")
     run.add_argument("--alluredir", type=Path, default=None, metavar="DIR", help="also write allure-results into DIR")
     run.add_argument("--strict", action="store_true")
