@@ -31,6 +31,8 @@ KEY = "conformance"
 """The key of this harness's entries in pytest-xdist's ``workerinput`` and ``workeroutput``."""
 CASE_ATTRIBUTE = "conformance_case"
 PROBE_ATTRIBUTE = "conformance_probe"
+CRASHED = "???"
+"""The phase of the report pytest-xdist makes up for a case whose worker died (dsession.handle_crashitem)."""
 
 
 def is_worker(config: pytest.Config) -> bool:
@@ -82,6 +84,8 @@ class Gathered:
     """Node IDs in collection order (each worker collects the same)."""
     cases: dict[str, tuple[str, tuple[str, str] | None]] = field(default_factory=dict)
     """Node ID -> the last record its worker sent (JSON, read once at the end) and its sanity probe."""
+    crashed: list[str] = field(default_factory=list)
+    """Cases whose worker died while running them: no verdict, so the run is incomplete."""
     cited: set[str] = field(default_factory=set)
     connections: int = 0
     requests: int = 0
@@ -92,6 +96,10 @@ class Gathered:
             self.order = list(ids)
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        if report.when == CRASHED:  # what was sent before the crash may be a verdict the case had not earned yet
+            self.crashed.append(report.nodeid)
+            self.cases.pop(report.nodeid, None)
+            return
         wire = getattr(report, CASE_ATTRIBUTE, None)
         if wire is None:
             return

@@ -524,6 +524,9 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         record.http_requests = run.counter.requests + gathered.requests
     record.sanity = [p.to_json() for p in probes]
     record.interrupted = exitstatus == pytest.ExitCode.INTERRUPTED
+    for nodeid in gathered.crashed if gathered is not None else []:
+        record.interrupted = True  # results.json: "interrupted", the results cover only the cases that ran
+        sys.stderr.write(f"conformance: a worker crashed while running {nodeid}: that case has no verdict\n")
     record.mark_stale_deviations()
     record.finished = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
     record.duration_s = time.monotonic() - session.config.stash[STARTED]

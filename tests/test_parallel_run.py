@@ -19,6 +19,7 @@ from urllib.parse import urlsplit
 import pytest
 from run_cli import Finished, conformance
 
+from conformance import parallel
 from conformance.errors import Inconclusive
 from conformance.reference.deployment import ReferenceDeployment
 from conformance.reporting.results import CaseRecord
@@ -153,6 +154,25 @@ def test_two_targets_in_one_invocation_run_side_by_side(faulty_reference: Refere
     assert_same_run(serial, parallel)
 
 
+def test_a_declared_jwks_port_is_served_once_for_every_worker(tmp_path: Path) -> None:
+    """One port: the controller serves the issuer's key set; a worker serving it too would fail to bind."""
+    import socket
+
+    deployment = ReferenceDeployment.start(tmp_path / "reference")
+    try:
+        ees_token = next(p for p in deployment.target_files if p.stem == "reference-ees-token")
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            port = probe.getsockname()[1]
+        text = ees_token.read_text("utf-8").replace('algorithm = "ES256"', f'algorithm = "ES256"\njwks_port = {port}')
+        ees_token.write_text(text, "utf-8")
+        serial, parallel = run_twice("--target", ees_token, "--req", "EES-TOK-01", tmp_path=tmp_path)
+    finally:
+        deployment.stop()
+    assert serial.status == 0, serial.output
+    assert_same_run(serial, parallel)
+
+
 @pytest.mark.parametrize(("option", "value"), [("-n", "many"), ("-n", "-1"), ("--dist", "each")])
 def test_bad_parallel_options_end_in_one_line(option: str, value: str, tmp_path: Path) -> None:
     run = conformance("run", "--target", "reference", option, value, out=tmp_path / "out")
@@ -161,9 +181,9 @@ def test_bad_parallel_options_end_in_one_line(option: str, value: str, tmp_path:
     assert not (tmp_path / "out").exists()
 
 
-def test_a_case_record_crosses_to_the_controller_unchanged() -> None:
-    case = CaseRecord(
-        id="ees_6_3/test_x.py::test_y[reference-ees-token]",
+def a_case(nodeid: str = "ees_6_3/test_x.py::test_y[reference-ees-token]") -> CaseRecord:
+    return CaseRecord(
+        id=nodeid,
         title="a title",
         target="reference-ees-token",
         role="ees",
@@ -177,7 +197,41 @@ def test_a_case_record_crosses_to_the_controller_unchanged() -> None:
         reproduce={"curl": "curl ..."},
         duration_s=0.25,
     )
+
+
+def test_a_case_record_crosses_to_the_controller_unchanged() -> None:
+    case = a_case()
     assert CaseRecord.from_wire(json.loads(json.dumps(case.to_wire()))) == case
+
+
+def report_of(nodeid: str, when: str) -> pytest.TestReport:
+    return pytest.TestReport(nodeid, (nodeid, None, nodeid), {}, "passed", None, when)  # type: ignore[arg-type]
+
+
+def test_the_controller_keeps_collection_order_and_the_last_record_of_each_case(tmp_path: Path) -> None:
+    gathered = parallel.Gathered(tmp_path)
+    gathered.pytest_xdist_node_collection_finished(None, ["a::first", "a::second", "a::third"])
+    sent = [("a::third", "call"), ("a::first", "call"), ("a::first", "teardown"), ("a::third", "teardown")]
+    for nodeid, when in sent:
+        report = report_of(nodeid, when)
+        case = a_case(nodeid)
+        case.phases = [{"phase": when, "verdicts": ""}]
+        parallel.ship(report, case, ("reference-ees-token", "2"))
+        gathered.pytest_runtest_logreport(report)
+    cases = gathered.sorted_cases()
+    assert [c.id for c in cases] == ["a::first", "a::third"]
+    assert [c.phases[0]["phase"] for c in cases] == ["teardown", "teardown"]
+
+
+def test_a_case_whose_worker_crashed_has_no_verdict(tmp_path: Path) -> None:
+    """What its worker sent before dying may be a PASS the positive control after it had not yet earned."""
+    gathered = parallel.Gathered(tmp_path)
+    report = report_of("a::first", "call")
+    parallel.ship(report, a_case("a::first"), None)
+    gathered.pytest_runtest_logreport(report)
+    gathered.pytest_runtest_logreport(report_of("a::first", parallel.CRASHED))
+    assert gathered.sorted_cases() == []
+    assert gathered.crashed == ["a::first"]
 
 
 def test_a_worker_keeps_the_controllers_deadline(tmp_path: Path) -> None:
