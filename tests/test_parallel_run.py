@@ -67,21 +67,21 @@ def run_twice(*args: str | Path, tmp_path: Path, limit: float = 120.0) -> tuple[
     return serial, parallel
 
 
-@pytest.fixture(scope="module")
-def full_runs(tmp_path_factory: pytest.TempPathFactory) -> tuple[Finished, Finished]:
-    return run_twice("--target", "reference", tmp_path=tmp_path_factory.mktemp("full"), limit=FULL_RUN_LIMIT)
-
-
-def test_a_parallel_reference_run_says_what_a_serial_one_says(full_runs: tuple[Finished, Finished]) -> None:
-    serial, parallel = full_runs
+def test_a_parallel_reference_run_says_what_a_serial_one_says(tmp_path: Path) -> None:
+    """One test for the full pair of runs: under `pytest -n --dist worksteal` a module fixture
+    shared by several tests may be built once per worker."""
+    serial, parallel = run_twice("--target", "reference", tmp_path=tmp_path, limit=FULL_RUN_LIMIT)
     assert serial.status == 0, serial.output
     assert_same_run(serial, parallel)
     assert parallel.results()["counts"]["tls_connections"] == serial.results()["counts"]["tls_connections"]
+    assert_one_reference_deployment(parallel)
+    assert_each_probe_once(serial, parallel)
+    assert junit_verdicts(parallel) == junit_verdicts(serial)
+    assert set(junit_verdicts(serial).values()) == {"PASS", "N/A"}
 
 
-def test_a_parallel_run_tests_one_reference_deployment(full_runs: tuple[Finished, Finished]) -> None:
+def assert_one_reference_deployment(parallel: Finished) -> None:
     """Every case of every worker reached the servers the controller started and declared."""
-    _, parallel = full_runs
     results = parallel.results()
     declared = {urlsplit(t["base_url"]).port for t in results["targets"]}
     reached = {urlsplit(e["url"]).port for c in results["cases"] for e in c["evidence"] if e["kind"] == "HttpExchange"}
@@ -90,27 +90,23 @@ def test_a_parallel_run_tests_one_reference_deployment(full_runs: tuple[Finished
     assert [p.name for p in parallel.out.iterdir() if p.is_dir()] == ["reference-target"]  # type: ignore[union-attr]
 
 
-def test_each_sanity_probe_runs_once_in_a_parallel_run(full_runs: tuple[Finished, Finished]) -> None:
-    serial, parallel = full_runs
+def assert_each_probe_once(serial: Finished, parallel: Finished) -> None:
     probed = [(p["target"], p["transport"]) for p in parallel.results()["sanity_probes"]]
     assert len(probed) == len(set(probed))
     assert probed == [(p["target"], p["transport"]) for p in serial.results()["sanity_probes"]]
     assert all(p["ok"] for p in parallel.results()["sanity_probes"])
 
 
-def test_junit_of_a_parallel_run_holds_each_case_once(full_runs: tuple[Finished, Finished]) -> None:
+def junit_verdicts(run: Finished) -> dict[str, str]:
+    """Test case -> its verdict property, each case once."""
     import xml.etree.ElementTree as ET
 
-    serial, parallel = full_runs
-
-    def verdicts(run: Finished) -> dict[str, str]:
-        root = ET.parse(run.out / "junit.xml").getroot()  # type: ignore[operator]
-        cases = root.findall(".//testcase")
-        seen = {f"{c.get('classname')}::{c.get('name')}": c for c in cases}
-        assert len(seen) == len(cases)
-        return {k: c.find("properties/property[@name='verdict']").get("value", "") for k, c in seen.items()}  # type: ignore[union-attr]
-
-    assert verdicts(parallel) == verdicts(serial)
+    root = ET.parse(run.out / "junit.xml").getroot()  # type: ignore[operator]
+    cases = root.findall(".//testcase")
+    seen = {f"{c.get('classname')}::{c.get('name')}": c for c in cases}
+    assert len(seen) == len(cases)
+    verdicts = {name: c.find("properties/property[@name='verdict']") for name, c in seen.items()}
+    return {name: v.get("value", "") if v is not None else "" for name, v in verdicts.items()}
 
 
 def test_a_fault_fails_the_same_cases_in_parallel(tmp_path: Path) -> None:
