@@ -45,7 +45,6 @@ from conformance.reference.problems import EXCEPTION_HANDLERS, Refusal, bad_requ
 from conformance.reference.remote_jwks import RemoteKeySet
 from conformance.reference.tokens import (
     InvalidToken,
-    Leniency,
     TokenVerifier,
     check_signature_algorithms,
 )
@@ -128,17 +127,7 @@ class _Ees:
                 leeway=settings.leeway,
                 accept_alg_none=behaviour.accepts_alg_none,
                 check_exp=behaviour.checks_exp,
-                leniency=Leniency(
-                    skip_signature=not behaviour.verifies_signature,
-                    hmac_with_public_key=behaviour.accepts_hmac_with_public_key,
-                    embedded_jwk=behaviour.trusts_embedded_jwk,
-                    fetch_jku=behaviour.fetches_jku,
-                    ignore_kid=not behaviour.resolves_kid,
-                    require_exp=behaviour.requires_exp,
-                    check_nbf=behaviour.checks_nbf,
-                    issuer_match=behaviour.issuer_match,
-                    crash_on_malformed=behaviour.crashes_on_malformed_token,
-                ),
+                leniency=behaviour.token,
                 remote=remote,
             )
 

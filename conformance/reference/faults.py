@@ -110,6 +110,28 @@ class EcsBehaviour:
 
 
 @dataclass(frozen=True)
+class Leniency:
+    """Ways a sloppy verifier goes wrong; all off by default. Only the reference's faults set them."""
+
+    skip_signature: bool = False
+    """Decode without verifying any signature (ees.ignores-signature)."""
+    hmac_with_public_key: bool = False
+    """Verify ``HS*`` tokens keyed with a trusted key's public PEM (CVE-2016-10555)."""
+    embedded_jwk: bool = False
+    """Verify with the key in the ``jwk`` header (CVE-2018-0114)."""
+    fetch_jku: bool = False
+    """Fetch the ``jku`` URL (an SSRF, RFC 8725 3.10), though without trusting what comes back."""
+    ignore_kid: bool = False
+    """Try every trusted key whatever the ``kid`` says (an unknown ``kid`` is accepted)."""
+    require_exp: bool = True
+    check_nbf: bool = True
+    issuer_match: Literal["exact", "loose"] = "exact"
+    """``loose``: compare ``iss`` case-insensitively, without a scheme or a trailing dot."""
+    crash_on_malformed: bool = False
+    """A token that is not a JWS compact serialization raises an unhandled error (500)."""
+
+
+@dataclass(frozen=True)
 class EesBehaviour:
     """What the reference EES does; the defaults are TS 33.558 6.3."""
 
@@ -123,19 +145,11 @@ class EesBehaviour:
     checks_sub: bool = True
     fails_open_to_local_policy: bool = False
     local_policy: Literal["enforced", "refuses-everyone", "skipped", "bypassed-by-token"] = "enforced"
-    # token validation (EES suite, issue 8)
-    verifies_signature: bool = True
-    accepts_hmac_with_public_key: bool = False
-    trusts_embedded_jwk: bool = False
-    fetches_jku: bool = False
-    resolves_kid: bool = True
-    requires_exp: bool = True
-    checks_nbf: bool = True
-    issuer_match: Literal["exact", "loose"] = "exact"
+    token: Leniency = Leniency()
+    """How the token verifier goes wrong (the faults of the EES suite's token attack catalogue)."""
     checks_scope: bool = True
     checks_client_id: bool = True
     token_in_query: bool = False
-    crashes_on_malformed_token: bool = False
     lenient_gpsi: bool = False
     checks_member_types: bool = True
     validates_gpsi_form: bool = True
@@ -466,49 +480,49 @@ _CATALOGUE: tuple[Fault, ...] = (
         "ees.ignores-signature",
         "The EES decodes tokens without verifying the signature (tampered, stripped, zero or foreign signatures pass).",
         ("EES-TOK-03", "EES-TOK-10"),
-        effect={"verifies_signature": False},
+        effect={"token.skip_signature": True},
     ),
     Fault(
         "ees.accepts-hs256-with-public-key",
         "HS256 tokens are verified with the trusted ECS public key (PEM) as the HMAC secret (CVE-2016-10555).",
         ("EES-TOK-03",),
-        effect={"accepts_hmac_with_public_key": True},
+        effect={"token.hmac_with_public_key": True},
     ),
     Fault(
         "ees.trusts-embedded-jwk",
         "A token carrying a 'jwk' header is verified with that key (CVE-2018-0114).",
         ("EES-TOK-03",),
-        effect={"trusts_embedded_jwk": True},
+        effect={"token.embedded_jwk": True},
     ),
     Fault(
         "ees.fetches-jku",
         "The EES fetches the token's 'jku' URL (then refuses the token): an SSRF, RFC 8725 3.10.",
         ("EES-TOK-03",),
-        effect={"fetches_jku": True},
+        effect={"token.fetch_jku": True},
     ),
     Fault(
         "ees.accepts-unknown-kid",
         "A 'kid' naming no trusted key is ignored: every trusted key is tried.",
         ("EES-TOK-03",),
-        effect={"resolves_kid": False},
+        effect={"token.ignore_kid": True},
     ),
     Fault(
         "ees.accepts-no-exp",
         "A token without 'exp' is accepted (an expired one is still refused).",
         ("EES-TOK-04",),
-        effect={"requires_exp": False},
+        effect={"token.require_exp": False},
     ),
     Fault(
         "ees.ignores-nbf",
         "A token whose 'nbf' lies in the future is accepted.",
         ("EES-TOK-04",),
-        effect={"checks_nbf": False},
+        effect={"token.check_nbf": False},
     ),
     Fault(
         "ees.loose-iss-match",
         "'iss' is compared case-insensitively, ignoring a scheme and a trailing dot.",
         ("EES-TOK-06",),
-        effect={"issuer_match": "loose"},
+        effect={"token.issuer_match": "loose"},
     ),
     Fault(
         "ees.ignores-scope",
@@ -532,7 +546,7 @@ _CATALOGUE: tuple[Fault, ...] = (
         "ees.500-on-malformed-token",
         "A token that is not a JWS compact serialization crashes the token parser (500).",
         ("EES-TOK-11",),
-        effect={"crashes_on_malformed_token": True},
+        effect={"token.crash_on_malformed": True},
     ),
     Fault(
         "ees.ignores-malformed-gpsi",

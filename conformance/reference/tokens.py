@@ -24,8 +24,7 @@ import re
 import time
 import uuid
 from collections.abc import Collection, Mapping
-from dataclasses import dataclass
-from typing import Any, Literal, Protocol
+from typing import Any, Protocol
 
 import httpx
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -39,7 +38,7 @@ from joserfc import jws, jwt
 from joserfc.errors import JoseError
 from joserfc.jwk import ECKey, JWKRegistry, Key, KeySet, RSAKey
 
-from conformance.reference.faults import TokenBehaviour
+from conformance.reference.faults import Leniency, TokenBehaviour
 
 MAX_TOKEN_CHARS = 8192
 _B64URL = re.compile(r"[A-Za-z0-9_-]*")
@@ -81,28 +80,6 @@ def published_jwks(pem: bytes, kid: str, behaviour: TokenBehaviour | None = None
     """The key set an ECS publishes: :func:`public_jwks`, or with ``d`` under ecs.jwks-with-private-key."""
     private = behaviour is not None and behaviour.publishes_private_key
     return dict(KeySet([signing_key(pem, kid)]).as_dict(private=private))
-
-
-@dataclass(frozen=True)
-class Leniency:
-    """Ways a sloppy verifier goes wrong; all off by default. Only the reference's faults set them."""
-
-    skip_signature: bool = False
-    """Decode without verifying any signature (ees.ignores-signature)."""
-    hmac_with_public_key: bool = False
-    """Verify ``HS*`` tokens keyed with a trusted key's public PEM (CVE-2016-10555)."""
-    embedded_jwk: bool = False
-    """Verify with the key in the ``jwk`` header (CVE-2018-0114)."""
-    fetch_jku: bool = False
-    """Fetch the ``jku`` URL (an SSRF, RFC 8725 3.10), though without trusting what comes back."""
-    ignore_kid: bool = False
-    """Try every trusted key whatever the ``kid`` says (an unknown ``kid`` is accepted)."""
-    require_exp: bool = True
-    check_nbf: bool = True
-    issuer_match: Literal["exact", "loose"] = "exact"
-    """``loose``: compare ``iss`` case-insensitively, without a scheme or a trailing dot."""
-    crash_on_malformed: bool = False
-    """A token that is not a JWS compact serialization raises an unhandled error (500)."""
 
 
 class KeySource(Protocol):
@@ -185,7 +162,7 @@ class TokenVerifier:
         leeway: int = 30,
         accept_alg_none: bool = False,
         check_exp: bool = True,
-        leniency: Leniency = Leniency(),
+        leniency: Leniency | None = None,
         remote: KeySource | None = None,
     ) -> None:
         check_signature_algorithms(algorithms)
@@ -193,7 +170,7 @@ class TokenVerifier:
             raise ValueError("a verifier needs trusted keys: a JWKS, a JWKS URL or both")
         self.issuer, self.audience, self.leeway = issuer, audience, leeway
         self.algorithms, self.accept_alg_none = frozenset(algorithms), accept_alg_none
-        self.check_exp, self.lenient = check_exp, leniency
+        self.check_exp, self.lenient = check_exp, leniency or Leniency()
         given = KeySet.import_key_set(dict(jwks)).keys if jwks else []  # type: ignore[arg-type]
         self.given_keys: list[Key] = list(given)
         if any(key.key_type not in _KEY_TYPES.values() for key in self.given_keys):
