@@ -21,6 +21,8 @@ Private key files are created mode 0600. Everything here is TEST ONLY.
 
 from __future__ import annotations
 
+import copy
+import functools
 import json
 import os
 import tempfile
@@ -30,7 +32,7 @@ from typing import Any
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
-from joserfc.jwk import ECKey, Key, KeyParameters, KeySet, OKPKey, RSAKey
+from joserfc.jwk import ECKey, Key, KeyParameters, OKPKey, RSAKey
 
 from conformance.errors import ConfigError
 from conformance.files import Invalid, Missing, read_regular_file
@@ -108,7 +110,7 @@ class HarnessMaterial:
 
     def issuer_kids(self) -> dict[str, str]:
         """The ``kid`` (RFC 7638 thumbprint) of each family's issuer key."""
-        return {family: _jwk(pem).thumbprint() for family, pem in self.issuer_keys.items()}
+        return {family: _public_jwk(pem, None)["kid"] for family, pem in self.issuer_keys.items()}
 
     def issuer_key_for(self, algorithm: str) -> bytes:
         """The issuer private key that signs ``algorithm``; ConfigError when the material has none."""
@@ -217,13 +219,8 @@ class HarnessMaterial:
     def public_jwks(self) -> dict[str, Any]:
         """Every issuer public key as one JWKS, each with its thumbprint ``kid`` and ``use: sig``;
         the EC key first, with ``alg: ES256`` (as before there were others)."""
-        keys = []
-        for family, pem in self.issuer_keys.items():
-            parameters: KeyParameters = {"kid": _jwk(pem).thumbprint(), "use": "sig"}
-            if family in _JWKS_ALG:
-                parameters["alg"] = _JWKS_ALG[family]
-            keys.append(_jwk(pem, parameters))
-        return {"keys": KeySet(keys).as_dict(private=False)["keys"]}
+        keys = [_public_jwk(pem, _JWKS_ALG.get(family)) for family, pem in self.issuer_keys.items()]
+        return {"keys": copy.deepcopy(keys)}
 
     def issuer_public_pem(self) -> bytes:
         """The ES256 issuer key's public key, SubjectPublicKeyInfo PEM."""
@@ -242,13 +239,28 @@ def issuer_family(algorithm: str) -> str | None:
     return None
 
 
+@functools.lru_cache(maxsize=32)
+def _public_jwk(pem: bytes, alg: str | None) -> dict[str, Any]:
+    """The public JWK of one issuer key, with its thumbprint ``kid`` and ``use: sig``.
+
+    Cached by the key's PEM: loading a PEM key checks it, which for RSA costs ~50 ms, and a
+    run asks for the same JWKS several times (saving the material, starting the reference).
+    """
+    key = _jwk(pem)
+    parameters: KeyParameters = {"kid": key.thumbprint(), "use": "sig"}
+    if alg is not None:
+        parameters["alg"] = alg
+    public: dict[str, Any] = key.as_dict(private=False, **parameters)
+    return public
+
+
 def _jwk(pem: bytes, parameters: KeyParameters | None = None) -> Key:
-    native = serialization.load_pem_private_key(pem, password=None)
+    native = serialization.load_pem_private_key(pem, password=None)  # parsed once: an RSA key costs ~50 ms
     if isinstance(native, rsa.RSAPrivateKey):
-        return RSAKey.import_key(pem, parameters)
+        return RSAKey.import_key(native, parameters)
     if isinstance(native, ed25519.Ed25519PrivateKey):
-        return OKPKey.import_key(pem, parameters)
-    return ECKey.import_key(pem, parameters)
+        return OKPKey.import_key(native, parameters)
+    return ECKey.import_key(native, parameters)  # type: ignore[arg-type]
 
 
 def _new_issuer_key(family: str) -> bytes:
@@ -264,6 +276,7 @@ def _new_issuer_key(family: str) -> bytes:
     )
 
 
+@functools.lru_cache(maxsize=32)
 def _public_pem(private_pem: bytes) -> bytes:
     key = serialization.load_pem_private_key(private_pem, password=None)
     return key.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
