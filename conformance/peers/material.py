@@ -32,6 +32,7 @@ from typing import Any
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
+from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes
 from joserfc.jwk import ECKey, Key, KeyParameters, OKPKey, RSAKey
 
 from conformance.errors import ConfigError
@@ -240,6 +241,14 @@ def issuer_family(algorithm: str) -> str | None:
 
 
 @functools.lru_cache(maxsize=32)
+def _private_key(pem: bytes) -> PrivateKeyTypes:
+    """An unencrypted PEM private key, parsed once per process: cryptography checks a key as it
+    loads it, ~50 ms for RSA, and a run reads the same few keys when it creates, saves, loads
+    and publishes its material. Raises ValueError or TypeError (encrypted) like the loader."""
+    return serialization.load_pem_private_key(pem, password=None)
+
+
+@functools.lru_cache(maxsize=32)
 def _public_jwk(pem: bytes, alg: str | None) -> dict[str, Any]:
     """The public JWK of one issuer key, with its thumbprint ``kid`` and ``use: sig``.
 
@@ -255,7 +264,7 @@ def _public_jwk(pem: bytes, alg: str | None) -> dict[str, Any]:
 
 
 def _jwk(pem: bytes, parameters: KeyParameters | None = None) -> Key:
-    native = serialization.load_pem_private_key(pem, password=None)  # parsed once: an RSA key costs ~50 ms
+    native = _private_key(pem)
     if isinstance(native, rsa.RSAPrivateKey):
         return RSAKey.import_key(native, parameters)
     if isinstance(native, ed25519.Ed25519PrivateKey):
@@ -278,7 +287,7 @@ def _new_issuer_key(family: str) -> bytes:
 
 @functools.lru_cache(maxsize=32)
 def _public_pem(private_pem: bytes) -> bytes:
-    key = serialization.load_pem_private_key(private_pem, password=None)
+    key = _private_key(private_pem)
     return key.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
 
 
@@ -314,7 +323,7 @@ def _load_issuer_key(directory: Path) -> bytes:
     what = "issuer signing key"
     key_pem = _read(directory, ISSUER_KEY, what)
     try:
-        key = serialization.load_pem_private_key(key_pem, password=None)
+        key = _private_key(key_pem)
     except (ValueError, TypeError) as exc:
         raise _broken(directory, ISSUER_KEY, what, f"not an unencrypted PEM private key ({exc})") from exc
     if not (isinstance(key, ec.EllipticCurvePrivateKey) and isinstance(key.curve, ec.SECP256R1)):
@@ -326,7 +335,7 @@ def _load_other_issuer_key(directory: Path, family: str) -> bytes:
     name, what = ISSUER_KEY_FILES[family], f"{family.upper()} issuer signing key"
     key_pem = _read(directory, name, what)
     try:
-        key = serialization.load_pem_private_key(key_pem, password=None)
+        key = _private_key(key_pem)
     except (ValueError, TypeError) as exc:
         raise _broken(directory, name, what, f"not an unencrypted PEM private key ({exc})") from exc
     wanted = {"rsa": rsa.RSAPrivateKey, "okp": ed25519.Ed25519PrivateKey}[family]

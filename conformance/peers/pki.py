@@ -312,8 +312,8 @@ class LeafCert:
         return x509.load_pem_x509_certificate(self.cert_chain_pems[0].bytes())
 
     def summary(self) -> CertSummary:
-        """The leaf's facts for evidence: see :func:`summarize`."""
-        return summarize(self.certificate)
+        """The leaf's facts for evidence: see :func:`summarize` (cached, as for a presented chain)."""
+        return summarize_der(self.certificate.public_bytes(serialization.Encoding.DER))
 
     def configure_cert(self, ctx: ssl.SSLContext) -> None:
         """Make ``ctx`` present this certificate chain and key."""
