@@ -240,12 +240,26 @@ def issuer_family(algorithm: str) -> str | None:
     return None
 
 
-@functools.lru_cache(maxsize=32)
+_PARSED_KEYS: dict[bytes, PrivateKeyTypes] = {}
+"""PEM -> key, for :func:`_private_key`; a key generated here goes in as it is made."""
+_MAX_PARSED_KEYS = 64
+
+
 def _private_key(pem: bytes) -> PrivateKeyTypes:
     """An unencrypted PEM private key, parsed once per process: cryptography checks a key as it
     loads it, ~50 ms for RSA, and a run reads the same few keys when it creates, saves, loads
     and publishes its material. Raises ValueError or TypeError (encrypted) like the loader."""
-    return serialization.load_pem_private_key(pem, password=None)
+    key = _PARSED_KEYS.get(pem)
+    if key is None:
+        key = serialization.load_pem_private_key(pem, password=None)
+        _remember(pem, key)
+    return key
+
+
+def _remember(pem: bytes, key: PrivateKeyTypes) -> None:
+    if len(_PARSED_KEYS) >= _MAX_PARSED_KEYS:
+        _PARSED_KEYS.clear()
+    _PARSED_KEYS[pem] = key
 
 
 @functools.lru_cache(maxsize=32)
@@ -280,9 +294,9 @@ def _new_issuer_key(family: str) -> bytes:
         key = rsa.generate_private_key(public_exponent=65537, key_size=RSA_BITS)
     else:
         key = ed25519.Ed25519PrivateKey.generate()
-    return key.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-    )
+    pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    _remember(pem, key)  # saving and publishing the new key then need not parse (and check) it again
+    return pem
 
 
 @functools.lru_cache(maxsize=32)
