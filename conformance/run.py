@@ -23,6 +23,7 @@ from typing import Any, Protocol
 
 from conformance.errors import ConfigError, HarnessError, Inconclusive
 from conformance.evidence import ConnectionOutcome, EvidenceLog, HttpExchange
+from conformance.gc_tuning import tune_for_a_run
 from conformance.peers.credentials import CredentialFactory
 from conformance.peers.eec import WireCounter
 from conformance.peers.fake_ecs_issuer import TokenIssuer
@@ -120,6 +121,7 @@ class ConformanceRun:
                 paths.extend(deployment.target_files)
             else:
                 paths.append(Path(target))
+        tune_for_a_run()
         try:
             return cls(options, load_targets(paths), deployment)
         except BaseException:

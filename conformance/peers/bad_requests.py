@@ -10,18 +10,15 @@ by the schema's member count. Every mutation is confirmed schema-invalid by
 
 from __future__ import annotations
 
-import functools
 import random
 from dataclasses import dataclass
-from importlib import resources
 from typing import Any
 
-import yaml
+from conformance.checks.schema import openapi_document
 
 __all__ = ["DEFAULT_SEED", "Mutation", "mutations"]
 
 DEFAULT_SEED = 33558
-_OPENAPI = "data/openapi"
 _SAMPLES: dict[str, Any] = {
     "string": "not-of-this-type",
     "integer": 33558,
@@ -62,18 +59,11 @@ class Mutation:
         return f"{self.member} = {self.value!r} (the schema allows {' or '.join(self.allowed)})"
 
 
-@functools.cache
-def _document(name: str) -> dict[str, Any]:
-    text = resources.files("conformance").joinpath(f"{_OPENAPI}/{name}").read_text("utf-8")
-    loaded: dict[str, Any] = yaml.safe_load(text)
-    return loaded
-
-
 def _resolve(schema: dict[str, Any], file: str) -> tuple[dict[str, Any], str]:
     while "$ref" in schema:
         target, _, pointer = str(schema["$ref"]).partition("#")
         file = target or file
-        node: Any = _document(file)
+        node: Any = openapi_document(file)
         for part in pointer.strip("/").split("/"):
             node = node[part]
         schema = node

@@ -23,6 +23,8 @@ Private key files are created mode 0600. Everything here is TEST ONLY.
 
 from __future__ import annotations
 
+import copy
+import functools
 import json
 import os
 import tempfile
@@ -32,7 +34,8 @@ from typing import Any
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
-from joserfc.jwk import ECKey, Key, KeyParameters, KeySet, OKPKey, RSAKey
+from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes
+from joserfc.jwk import ECKey, Key, KeyParameters, OKPKey, RSAKey
 
 from conformance.errors import ConfigError
 from conformance.files import Invalid, Missing, read_regular_file
@@ -113,7 +116,7 @@ class HarnessMaterial:
 
     def issuer_kids(self) -> dict[str, str]:
         """The ``kid`` (RFC 7638 thumbprint) of each family's issuer key."""
-        return {family: _jwk(pem).thumbprint() for family, pem in self.issuer_keys.items()}
+        return {family: _public_jwk(pem, None)["kid"] for family, pem in self.issuer_keys.items()}
 
     def issuer_key_for(self, algorithm: str) -> bytes:
         """The issuer private key that signs ``algorithm``; ConfigError when the material has none."""
@@ -245,13 +248,8 @@ class HarnessMaterial:
     def public_jwks(self) -> dict[str, Any]:
         """Every issuer public key as one JWKS, each with its thumbprint ``kid`` and ``use: sig``;
         the EC key first, with ``alg: ES256`` (as before there were others)."""
-        keys = []
-        for family, pem in self.issuer_keys.items():
-            parameters: KeyParameters = {"kid": _jwk(pem).thumbprint(), "use": "sig"}
-            if family in _JWKS_ALG:
-                parameters["alg"] = _JWKS_ALG[family]
-            keys.append(_jwk(pem, parameters))
-        return {"keys": KeySet(keys).as_dict(private=False)["keys"]}
+        keys = [_public_jwk(pem, _JWKS_ALG.get(family)) for family, pem in self.issuer_keys.items()]
+        return {"keys": copy.deepcopy(keys)}
 
     def issuer_public_pem(self) -> bytes:
         """The ES256 issuer key's public key, SubjectPublicKeyInfo PEM."""
@@ -270,13 +268,50 @@ def issuer_family(algorithm: str) -> str | None:
     return None
 
 
+_PARSED_KEYS: dict[bytes, PrivateKeyTypes] = {}
+"""PEM -> key, for :func:`_private_key`; a key generated here goes in as it is made."""
+_MAX_PARSED_KEYS = 64
+
+
+def _private_key(pem: bytes) -> PrivateKeyTypes:
+    """An unencrypted PEM private key, parsed once per process: cryptography checks a key as it
+    loads it, ~50 ms for RSA, and a run reads the same few keys when it creates, saves, loads
+    and publishes its material. Raises ValueError or TypeError (encrypted) like the loader."""
+    key = _PARSED_KEYS.get(pem)
+    if key is None:
+        key = serialization.load_pem_private_key(pem, password=None)
+        _remember(pem, key)
+    return key
+
+
+def _remember(pem: bytes, key: PrivateKeyTypes) -> None:
+    if len(_PARSED_KEYS) >= _MAX_PARSED_KEYS:
+        _PARSED_KEYS.clear()
+    _PARSED_KEYS[pem] = key
+
+
+@functools.lru_cache(maxsize=32)
+def _public_jwk(pem: bytes, alg: str | None) -> dict[str, Any]:
+    """The public JWK of one issuer key, with its thumbprint ``kid`` and ``use: sig``.
+
+    Cached by the key's PEM: loading a PEM key checks it, which for RSA costs ~50 ms, and a
+    run asks for the same JWKS several times (saving the material, starting the reference).
+    """
+    key = _jwk(pem)
+    parameters: KeyParameters = {"kid": key.thumbprint(), "use": "sig"}
+    if alg is not None:
+        parameters["alg"] = alg
+    public: dict[str, Any] = key.as_dict(private=False, **parameters)
+    return public
+
+
 def _jwk(pem: bytes, parameters: KeyParameters | None = None) -> Key:
-    native = serialization.load_pem_private_key(pem, password=None)
+    native = _private_key(pem)
     if isinstance(native, rsa.RSAPrivateKey):
-        return RSAKey.import_key(pem, parameters)
+        return RSAKey.import_key(native, parameters)
     if isinstance(native, ed25519.Ed25519PrivateKey):
-        return OKPKey.import_key(pem, parameters)
-    return ECKey.import_key(pem, parameters)
+        return OKPKey.import_key(native, parameters)
+    return ECKey.import_key(native, parameters)  # type: ignore[arg-type]
 
 
 def _new_issuer_key(family: str) -> bytes:
@@ -287,13 +322,14 @@ def _new_issuer_key(family: str) -> bytes:
         key = rsa.generate_private_key(public_exponent=65537, key_size=RSA_BITS)
     else:
         key = ed25519.Ed25519PrivateKey.generate()
-    return key.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-    )
+    pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    _remember(pem, key)  # saving and publishing the new key then need not parse (and check) it again
+    return pem
 
 
+@functools.lru_cache(maxsize=32)
 def _public_pem(private_pem: bytes) -> bytes:
-    key = serialization.load_pem_private_key(private_pem, password=None)
+    key = _private_key(private_pem)
     return key.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
 
 
@@ -329,7 +365,7 @@ def _load_issuer_key(directory: Path) -> bytes:
     what = "issuer signing key"
     key_pem = _read(directory, ISSUER_KEY, what)
     try:
-        key = serialization.load_pem_private_key(key_pem, password=None)
+        key = _private_key(key_pem)
     except (ValueError, TypeError) as exc:
         raise _broken(directory, ISSUER_KEY, what, f"not an unencrypted PEM private key ({exc})") from exc
     if not (isinstance(key, ec.EllipticCurvePrivateKey) and isinstance(key.curve, ec.SECP256R1)):
@@ -341,7 +377,7 @@ def _load_other_issuer_key(directory: Path, family: str) -> bytes:
     name, what = ISSUER_KEY_FILES[family], f"{family.upper()} issuer signing key"
     key_pem = _read(directory, name, what)
     try:
-        key = serialization.load_pem_private_key(key_pem, password=None)
+        key = _private_key(key_pem)
     except (ValueError, TypeError) as exc:
         raise _broken(directory, name, what, f"not an unencrypted PEM private key ({exc})") from exc
     wanted = {"rsa": rsa.RSAPrivateKey, "okp": ed25519.Ed25519PrivateKey}[family]

@@ -15,6 +15,7 @@ because trustme hard-codes clientAuth+serverAuth+codeSigning and has no URI SANs
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import hashlib
 import ssl
@@ -233,7 +234,7 @@ class TestCA:
             loads such a key only into a context at ``@SECLEVEL=0``).
           uri_sans: URIs for the subjectAltName extension; empty: no such extension.
         """
-        key = _generate_key(key_type, rsa_key_size)
+        key = _shared_rsa_key(rsa_key_size) if key_type == "rsa" else _generate_key(key_type, rsa_key_size)
         start, end = _validity(not_before, not_after)
         builder = self._leaf_builder(_name(common_name, self.organization), key, start, end)
         if key_usage is not None:
@@ -311,8 +312,8 @@ class LeafCert:
         return x509.load_pem_x509_certificate(self.cert_chain_pems[0].bytes())
 
     def summary(self) -> CertSummary:
-        """The leaf's facts for evidence: see :func:`summarize`."""
-        return summarize(self.certificate)
+        """The leaf's facts for evidence: see :func:`summarize` (cached, as for a presented chain)."""
+        return summarize_der(self.certificate.public_bytes(serialization.Encoding.DER))
 
     def configure_cert(self, ctx: ssl.SSLContext) -> None:
         """Make ``ctx`` present this certificate chain and key."""
@@ -384,7 +385,15 @@ def summarize_der(der: bytes) -> CertSummary:
 
     A certificate OpenSSL accepted but ``cryptography`` cannot parse is still evidence: its
     subject and issuer then say so, and the fingerprint is that of the DER bytes.
+    Each call returns its own copy: a target presents the same few certificates on every
+    connection, so the parsed facts are cached by the DER bytes.
     """
+    cached = _summarize_der(der)
+    return dataclasses.replace(cached, sans=list(cached.sans), extended_key_usage=list(cached.extended_key_usage))
+
+
+@functools.lru_cache(maxsize=256)
+def _summarize_der(der: bytes) -> CertSummary:
     try:
         cert = x509.load_der_x509_certificate(der)
     except ValueError as exc:
@@ -478,6 +487,17 @@ def _extension(cert: x509.Certificate, kind: type[_Ext]) -> _Ext | None:
         return cert.extensions.get_extension_for_class(kind).value
     except x509.ExtensionNotFound:
         return None
+
+
+@functools.cache
+def _shared_rsa_key(size: int) -> rsa.RSAPrivateKey:
+    """One RSA key per size for every RSA client certificate of the process.
+
+    Generating a 2048-bit key costs 50-500 ms, and a run issues an RSA variant per target.
+    What such a variant tests is in its certificate (key usage, modulus size), never in the
+    key being unique to it; EC keys cost well under a millisecond and stay fresh.
+    """
+    return rsa.generate_private_key(public_exponent=65537, key_size=size)
 
 
 def _generate_key(key_type: KeyType, rsa_key_size: int) -> PrivateKey:
