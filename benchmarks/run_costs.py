@@ -8,6 +8,8 @@ One invocation measures, on this machine, and prints a table:
 (b) the harness's marginal cost per TLS connection: (full ``conformance run --target reference``
     minus the fixed cost) / ``counts.tls_connections`` of its results.json, as a ratio to (a);
 (c) fixed cost: a run selecting one case (``--req EES-POL-01``): interpreter, PKI, reference start;
+    (b) and (c) also give the CPU time (user + sys) of the run processes, steadier than wall time
+    on a machine other jobs share;
 (d) with ``--tests-speedup``: the project's tests with ``-n 2`` against serial (takes minutes);
 (e) the reference servers with 200 concurrent EECs, each provisioning at the ECS and then
     registering at the token EES with the token it got: throughput, p50/p99 latency, errors (must be 0).
@@ -19,6 +21,7 @@ import argparse
 import asyncio
 import json
 import os
+import resource
 import socket
 import ssl
 import subprocess
@@ -57,8 +60,9 @@ def _client_context(config: TargetConfig, *, alpn: list[str] | None = None) -> s
     return context
 
 
-def floor(config: TargetConfig, count: int) -> float:
-    """(a) Seconds per fresh mutual-TLS handshake + one HTTP/1.1 registration, plain ssl."""
+def floor(config: TargetConfig, count: int) -> tuple[float, float]:
+    """(a) Wall and CPU seconds per fresh mutual-TLS handshake + one HTTP/1.1 registration, plain
+    ssl. CPU is this process's, which includes the reference servers' threads, as a run's does."""
     context = _client_context(config, alpn=["http/1.1"])
     url = httpx.URL(config.base_url)
     authorized = next(e for e in config.eecs if e.role == "authorized")
@@ -67,7 +71,7 @@ def floor(config: TargetConfig, count: int) -> float:
         f"POST {edge_apis.EEC_REGISTRATION_PATH} HTTP/1.1\r\nHost: {config.fqdn}\r\nContent-Type: application/json\r\n"
         f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n"
     ).encode() + body
-    started = time.perf_counter()
+    started, cpu_started = time.perf_counter(), time.process_time()
     for _ in range(count):
         with (
             socket.create_connection((url.host, url.port or 443), timeout=TIMEOUT) as raw,
@@ -79,13 +83,14 @@ def floor(config: TargetConfig, count: int) -> float:
                 reply += chunk
             if not reply.startswith(b"HTTP/1.1 201"):
                 raise SystemExit(f"floor: the reference EES answered {reply[:60]!r}")
-    return (time.perf_counter() - started) / count
+    return (time.perf_counter() - started) / count, (time.process_time() - cpu_started) / count
 
 
-def conformance_run(*extra: str) -> tuple[float, dict[str, Any]]:
-    """Wall time of one ``conformance run --target reference`` and its results.json counts."""
+def conformance_run(*extra: str) -> tuple[float, float, dict[str, Any]]:
+    """Wall and CPU seconds of one ``conformance run --target reference``, its results.json counts."""
     with tempfile.TemporaryDirectory() as scratch:
         out = Path(scratch) / "out"
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
         started = time.perf_counter()
         subprocess.run(
             [sys.executable, "-m", "conformance", "run", "--target", "reference", *extra, "--out", str(out)],
@@ -95,8 +100,10 @@ def conformance_run(*extra: str) -> tuple[float, dict[str, Any]]:
             cwd=ROOT,
         )
         seconds = time.perf_counter() - started
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
         counts: dict[str, Any] = json.loads((out / "results.json").read_text("utf-8"))["counts"]
-    return seconds, counts
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return seconds, cpu, counts
 
 
 def tests_speedup() -> tuple[float, float]:
@@ -169,31 +176,39 @@ def main() -> None:
         try:
             targets = _targets(deployment)
             floor(targets["reference-ees-local"], 5)  # warm up
-            per_handshake = floor(targets["reference-ees-local"], args.handshakes)
+            per_handshake, per_handshake_cpu = floor(targets["reference-ees-local"], args.handshakes)
             seconds, latencies, errors = asyncio.run(
                 _load(targets["reference-ecs"], targets["reference-ees-token"], args.eecs)
             )
         finally:
             deployment.stop()
-    rows.append(("(a) floor: mutual-TLS handshake + 1 request", f"{per_handshake * 1000:.2f} ms/conn", "plain ssl"))
+    rows.append(
+        (
+            "(a) floor: mutual-TLS handshake + 1 request",
+            f"{per_handshake * 1000:.2f} ms/conn",
+            f"plain ssl; CPU {per_handshake_cpu * 1000:.2f} ms/conn",
+        )
+    )
 
-    fixed_s, fixed_counts = conformance_run("--req", "EES-POL-01")
-    full_s, full_counts = conformance_run()
+    fixed_s, fixed_cpu, fixed_counts = conformance_run("--req", "EES-POL-01")
+    full_s, full_cpu, full_counts = conformance_run()
     connections = int(full_counts["tls_connections"]) - int(fixed_counts["tls_connections"])
     marginal = (full_s - fixed_s) / max(connections, 1)
+    marginal_cpu = (full_cpu - fixed_cpu) / max(connections, 1)
     rows.append(
         (
             "(b) harness marginal cost per TLS connection",
             f"{marginal * 1000:.2f} ms/conn",
             f"{marginal / per_handshake:.2f}x floor (target <= 1.5x); full run {full_s:.2f} s, "
-            f"{full_counts['tls_connections']} conns, {full_counts['cases']['total']} cases",
+            f"{full_counts['tls_connections']} conns, {full_counts['cases']['total']} cases; "
+            f"CPU {marginal_cpu * 1000:.2f} ms/conn = {marginal_cpu / per_handshake_cpu:.2f}x the floor's CPU",
         )
     )
     rows.append(
         (
             "(c) fixed cost (one case: --req EES-POL-01)",
             f"{fixed_s:.2f} s",
-            f"target < 1 s; {fixed_counts['tls_connections']} conns",
+            f"target < 1 s; {fixed_counts['tls_connections']} conns; CPU {fixed_cpu:.2f} s",
         )
     )
     if args.tests_speedup:

@@ -1,6 +1,7 @@
 """The ``conformance`` command: a thin layer over ``pytest.main`` and the plugin.
 
-conformance run --target FILE|reference [--fault NAME]... [--req ID_PREFIX]... [--out DIR] [--strict]
+conformance run --target FILE|reference [--fault NAME]... [--req ID_PREFIX]... [--case NAME]... [--out DIR] [--strict]
+                [-n N|auto [--dist MODE]]
 conformance list [--json]
 conformance reference serve [--fault NAME]... [--targets-dir DIR]
 conformance reference faults
@@ -40,6 +41,8 @@ EXIT_SETUP = 2
 # and an INTERNALERROR when that is during setup): a case limit must leave room for a handshake.
 CASE_TIMEOUT_SECONDS = (1.0, 3600.0)
 DEADLINE_SECONDS = (0.0, 7 * 24 * 3600.0)
+DIST_MODES = ("load", "loadscope", "loadfile", "loadgroup", "worksteal")
+"""pytest-xdist's modes that run each case once (``each`` would run every case in every worker)."""
 
 
 def suites_dir() -> Path:
@@ -92,10 +95,15 @@ def pytest_args(args: argparse.Namespace, out: Path) -> list[str]:
     argv += [f"--target={t}" for t in args.target]
     argv += [f"--fault={f}" for f in args.fault]
     argv += [f"--req={r}" for r in args.req]
+    argv += [f"--case={c}" for c in args.case]
     if args.strict:
         argv.append("--conformance-strict")
     if args.alluredir is not None:
         argv.append(f"--alluredir={args.alluredir}")
+    if args.workers is not None:
+        argv.append(f"--numprocesses={args.workers}")
+    if args.dist is not None:
+        argv.append(f"--dist={args.dist}")
     return argv
 
 
@@ -206,6 +214,10 @@ def cmd_pki_export(args: argparse.Namespace) -> int:
         print(f"added {', '.join(added)}: provision the new issuer.jwks.json on your EES")
     for eec_id in eec_ids:
         material.export_client_identity(args.directory, common_name=eec_id, filename_stem=f"eec-{_safe(eec_id)}")
+        stem, name = f"oauth-{_safe(eec_id)}", f"{eec_id} OAuth client"
+        cert, created = material.export_oauth_client(args.directory, common_name=name, filename_stem=stem)
+        if created:
+            print(f"wrote {cert.name}: register it (or {stem}.jwk.json) at the ECS token endpoint for {eec_id}")
     print(f"harness material written to {args.directory} (see README.txt there for what to provision)")
     return 0
 
@@ -255,6 +267,13 @@ def seconds(low: float, high: float, *, low_allowed: bool) -> Callable[[str], fl
     return parse
 
 
+def workers(text: str) -> str:
+    """An argparse type for ``-n``: ``auto`` (one worker per CPU) or a number of workers (0: no workers)."""
+    if text == "auto" or (text.isdigit() and int(text) <= 256):
+        return text
+    raise argparse.ArgumentTypeError(f"{text!r} is neither 'auto' nor a number of workers from 0 to 256")
+
+
 def _add_report_parser(sub: Any) -> None:
     """``conformance report html|junit|diff|allure``: reports drawn from a results.json (conformance/reporting/)."""
     from conformance.reporting import commands
@@ -291,6 +310,13 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--target", action="append", required=True, metavar="FILE|reference")
     run.add_argument("--fault", action="append", default=[], metavar="NAME")
     run.add_argument("--req", action="append", default=[], metavar="ID_PREFIX")
+    run.add_argument(
+        "--case",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="only the cases whose name contains NAME (what a failure's reproduce command gives)",
+    )
     run.add_argument("--out", type=Path, default=None, metavar="DIR")
     run.add_argument("--alluredir", type=Path, default=None, metavar="DIR", help="also write allure-results into DIR")
     run.add_argument("--strict", action="store_true")
@@ -299,6 +325,20 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run.add_argument(
         "--case-timeout", type=seconds(*CASE_TIMEOUT_SECONDS, low_allowed=True), default=120.0, metavar="SECONDS"
+    )
+    run.add_argument(
+        "-n",
+        "--workers",
+        type=workers,
+        default=None,
+        metavar="N|auto",
+        help="run the cases in N processes (pytest-xdist; auto: one per CPU), against one reference deployment",
+    )
+    run.add_argument(
+        "--dist",
+        choices=DIST_MODES,
+        default=None,
+        help="how pytest-xdist hands out the cases (with -n; default load)",
     )
     run.set_defaults(func=cmd_run)
 

@@ -15,13 +15,16 @@ Markers a suite uses::
     @pytest.mark.needs("token-authorization")         # N/A, before any probe, when the declaration lacks it
     @pytest.mark.every_transport                      # one variant per declared HTTP version (TLS cases)
     @pytest.mark.positive_control                     # the case is itself the positive control
+    @pytest.mark.own_control                          # the case brings its own control on its own transport
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import shlex
+import shutil
 import sys
+import tempfile
 import time
 from collections.abc import Generator, Iterator
 from pathlib import Path
@@ -29,7 +32,7 @@ from typing import Any
 
 import pytest
 
-from conformance import requirements
+from conformance import parallel, requirements
 from conformance.errors import ConfigError, HarnessError, Inconclusive, NotApplicable
 from conformance.evidence import EvidenceLog, Note
 from conformance.reporting.reproduce import reproduce_block
@@ -56,6 +59,11 @@ CASE = pytest.StashKey[CaseRecord]()
 STARTED = pytest.StashKey[float]()
 WRITTEN = pytest.StashKey[list[Path]]()
 PROGRESS = pytest.StashKey[dict[str, Any]]()
+PROBED = pytest.StashKey[tuple[str, str]]()
+"""The (target, transport) of the sanity probe a case relied on."""
+CITED = pytest.StashKey[set[str]]()
+GATHERED = pytest.StashKey[parallel.Gathered]()
+"""On the controller of a parallel run (``-n N``): what its workers sent."""
 ROLES: tuple[Role, ...] = ("ecs", "ees")
 CONTROL_AFTER = "the positive control after this case"
 
@@ -119,22 +127,30 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "positive_control: the case IS the positive control of its target")
     config.addinivalue_line("markers", f"needs(*capabilities): N/A unless the target declares them: {CAPABILITIES}")
     config.addinivalue_line("markers", "every_transport: one variant per HTTP version the target declares")
+    config.addinivalue_line(
+        "markers",
+        "judges_server_certificate: the case judges the server certificate from its own handshakes; it still "
+        "runs when the sanity probe could not verify that certificate",
+    )
+    config.addinivalue_line(
+        "markers", "own_control: the case brings its own positive control (no sanity probe, no control after it)"
+    )
     targets = config.getoption("target")
     if not targets:
         return
-    try:  # `pytest suites --target FILE` writes its reports where `conformance run` would
-        out = config.getoption("out") or str(fresh_folder(Path("reports") / run_name(targets)))
-    except ConfigError as exc:
-        pytest.exit(f"conformance: {exc}", returncode=2)
     options = Options(
         targets=targets,
         faults=config.getoption("fault"),
         requirement_prefixes=config.getoption("req"),
         strict=config.getoption("conformance_strict"),
-        out=Path(out) if out else None,
         deadline=config.getoption("deadline"),
     )
-    try:
+    if parallel.is_worker(config):  # the controller started the run (and the reference): join it
+        config.stash[RUN] = parallel.attach(config, options)
+        return
+    try:  # `pytest suites --target FILE` writes its reports where `conformance run` would
+        out = config.getoption("out") or str(fresh_folder(Path("reports") / run_name(targets)))
+        options.out = Path(out)
         run = ConformanceRun.start(options)
     except (ConfigError, HarnessError, ValueError) as exc:
         pytest.exit(f"conformance: {exc}", returncode=2)
@@ -153,6 +169,26 @@ def pytest_unconfigure(config: pytest.Config) -> None:
     run = config.stash.get(RUN, None)
     if run is not None:
         run.close()
+    gathered = config.stash.get(GATHERED, None)
+    if gathered is not None:
+        shutil.rmtree(gathered.probe_dir, ignore_errors=True)
+
+
+# parallel runs (pytest-xdist; these hooks exist only with it, hence optionalhook) ----------
+@pytest.hookimpl(optionalhook=True)
+def pytest_configure_node(node: Any) -> None:
+    """On the controller, for each worker it starts: the run to join (conformance/parallel.py)."""
+    config: pytest.Config = node.config
+    run = config.stash.get(RUN, None)
+    if run is None:
+        return
+    if GATHERED not in config.stash:
+        config.stash[GATHERED] = parallel.Gathered(Path(tempfile.mkdtemp(prefix="conformance-probes-")))
+        config.pluginmanager.register(config.stash[GATHERED], "conformance-gathered")
+        for target in run.targets:  # a declared jwks_port is one port: the controller serves it for all
+            if target.trusted_issuer is not None and target.trusted_issuer.jwks_port is not None:
+                run.peers_for(target)
+    node.workerinput[parallel.KEY] = parallel.worker_input(run, config.stash[GATHERED].probe_dir)
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
@@ -192,6 +228,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         selected = requirements.matches(ids, prefixes) and (targeted or run is None)
         selected = selected and (not names or any(name in item.nodeid for name in names))
         (keep if selected else drop).append(item)
+    config.stash[CITED] = cited
     if RECORD in config.stash:
         config.stash[RECORD].cited_by_suites = cited
     if config.pluginmanager.hasplugin("allure_pytest"):
@@ -222,7 +259,9 @@ def _allure_labels(item: pytest.Item) -> None:
 
 def _attach_evidence(request: pytest.FixtureRequest, evidence: EvidenceLog) -> None:
     """With ``--alluredir``: the case's evidence and the tokens it saw, as Allure attachments."""
-    if not request.config.pluginmanager.hasplugin("allure_pytest"):
+    # allure_pytest is loaded whenever installed; its listener only with --alluredir. Without
+    # one, serialising every case's evidence for attachments nobody writes cost ~0.3 ms/case.
+    if not request.config.pluginmanager.hasplugin("allure_listener"):
         return
     import json
 
@@ -317,12 +356,22 @@ def _bracketed(request: pytest.FixtureRequest, evidence: EvidenceLog, transport:
     run.check_deadline()
     target = run.under_test(config, evidence, transport)
     is_control = request.node.get_closest_marker("positive_control") is not None
-    probe = run.require_sane(config, target.transport, is_control=is_control)
-    evidence.add(Note("sanity probe", probe.message))
+    probe_reachable = True
+    if request.node.get_closest_marker("own_control") is None:
+        request.node.stash[PROBED] = (config.name, target.transport)
+        judges_certificate = request.node.get_closest_marker("judges_server_certificate") is not None
+        probe = run.require_sane(config, target.transport, is_control=is_control, judges_certificate=judges_certificate)
+        probe_reachable = probe.reachable
+        evidence.add(Note("sanity probe", probe.message))
+    else:  # its control speaks another transport (ECS-TLS-07: the declared PSK), judged by the case itself
+        is_control = True
+        evidence.add(Note("sanity probe", "not run: this case brings its own positive control"))
     yield target
     case = request.node.stash.get(CASE, None)
     try:
-        if not is_control and case is not None and case.judged_the_target():
+        # No control can succeed after a probe whose server certificate was rejected: the case
+        # judged that certificate from its own handshakes, which needs no working service.
+        if probe_reachable and not is_control and case is not None and case.judged_the_target():
             _control_after(target)
     finally:
         _attach_evidence(request, evidence)
@@ -342,7 +391,7 @@ def _control_after(target: TargetUnderTest) -> None:
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> Generator[None, Any, Any]:
     """A progress line whenever the run moves on to another clause: where it is, how far, what failed."""
-    progress = item.config.stash.get(PROGRESS, None)
+    progress = item.config.stash.get(PROGRESS, None)  # none in a worker: its controller prints
     target = _target_of(item)
     reporter = item.config.pluginmanager.get_plugin("terminalreporter")
     if progress is not None and target is not None and reporter is not None:
@@ -368,8 +417,17 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     if RUN not in item.config.stash or not requirement_ids(item):
         return report
     exc = call.excinfo.value if call.excinfo else None
-    if call.when != "call" and exc is None:
-        return report
+    if call.when == "call" or exc is not None:
+        _judge(item, call, report, exc)
+    if parallel.is_worker(item.config) and CASE in item.stash:  # the last one sent wins: teardown's, unless interrupted
+        parallel.ship(report, _finished(item), item.stash.get(PROBED, None))
+    return report
+
+
+def _judge(
+    item: pytest.Item, call: pytest.CallInfo[None], report: pytest.TestReport, exc: BaseException | None
+) -> None:
+    """Fold the verdicts of this phase into the case's record, and show its verdict on the report."""
     case = _case(item)
     if isinstance(exc, pytest.skip.Exception):
         exc = NotApplicable(str(getattr(exc, "msg", exc)))
@@ -391,7 +449,16 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     case.fold(call.when, judged)
     case.duration_s += report.duration
     _apply(report, item, case)
-    return report
+
+
+def _finished(item: pytest.Item) -> CaseRecord:
+    """The case's record with its evidence so far and how to reproduce it."""
+    case = item.stash[CASE]
+    if EVIDENCE in item.stash:
+        run = item.config.stash[RUN]
+        case.evidence = item.stash[EVIDENCE].to_list()
+        case.reproduce = reproduce_block(_reproduce_command(run.options, _target_of(item), case), case.evidence)
+    return case
 
 
 def _explained(rid: str, message: str, options: Options, target: TargetConfig | None, case: CaseRecord) -> str:
@@ -412,7 +479,7 @@ def _reproduce_command(options: Options, target: TargetConfig | None, case: Case
 
 def _apply(report: pytest.TestReport, item: pytest.Item, case: CaseRecord) -> None:
     verdict = case.verdict
-    report.conformance_verdict = verdict  # type: ignore[attr-defined]
+    report.conformance_verdict = verdict.value  # type: ignore[attr-defined]  # a str: it crosses to xdist's controller
     # JUnit writes the teardown report's properties, which pytest copies from the item.
     item.user_properties[:] = [
         *[(k, v) for k, v in item.user_properties if k not in ("requirement", "verdict")],
@@ -450,36 +517,37 @@ def _case(item: pytest.Item) -> CaseRecord:
 
 def pytest_report_teststatus(report: pytest.TestReport, config: pytest.Config) -> tuple[str, str, str] | None:
     verdict = getattr(report, "conformance_verdict", None)
-    return _STATUS[verdict] if verdict is not None else None
+    return _STATUS[Verdict(verdict)] if verdict is not None else None
 
 
 # end of run -------------------------------------------------------------------------------
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
-    record = session.config.stash.get(RECORD, None)
-    run = session.config.stash.get(RUN, None)
+    config = session.config
+    run = config.stash.get(RUN, None)
+    if run is not None and parallel.is_worker(config):  # the controller writes the results
+        parallel.worker_output(config, run, config.stash.get(CITED, set()))
+        return
+    record = config.stash.get(RECORD, None)
     if record is None or run is None:
         return
-    record.cases = [item.stash[CASE] for item in session.items if CASE in item.stash]
-    for item in session.items:
-        if CASE in item.stash and EVIDENCE in item.stash:
-            case = item.stash[CASE]
-            case.evidence = item.stash[EVIDENCE].to_list()
-            case.reproduce = reproduce_block(_reproduce_command(run.options, _target_of(item), case), case.evidence)
-    record.sanity = [
-        {
-            "target": p.target,
-            "transport": p.transport,
-            "reachable": p.reachable,
-            "ok": p.ok,
-            "message": p.message,
-            "evidence": p.evidence.to_list(),
-        }
-        for p in run.probes()
-    ]
+    gathered = config.stash.get(GATHERED, None)
+    if gathered is None:
+        record.cases = [_finished(item) for item in session.items if CASE in item.stash]
+        probes = run.probes()
+        record.tls_connections = run.counter.connections
+        record.http_requests = run.counter.requests
+    else:
+        record.cases = gathered.sorted_cases()
+        record.cited_by_suites = gathered.cited
+        probes = gathered.probes()
+        record.tls_connections = run.counter.connections + gathered.connections
+        record.http_requests = run.counter.requests + gathered.requests
+    record.sanity = [p.to_json() for p in probes]
     record.interrupted = exitstatus == pytest.ExitCode.INTERRUPTED
+    for nodeid in gathered.crashed if gathered is not None else []:
+        record.interrupted = True  # results.json: "interrupted", the results cover only the cases that ran
+        sys.stderr.write(f"conformance: a worker crashed while running {nodeid}: that case has no verdict\n")
     record.mark_stale_deviations()
-    record.tls_connections = run.counter.connections
-    record.http_requests = run.counter.requests
     record.finished = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
     record.duration_s = time.monotonic() - session.config.stash[STARTED]
     failed_to_write = False
@@ -502,9 +570,9 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
     if record is None or run is None:
         return
     terminalreporter.section("TS 33.558 conformance verdicts")
-    for probe in run.probes():
-        if not probe.reachable:
-            terminalreporter.write_line(f"!! {probe.message}", red=True, bold=True)
+    for probe in record.sanity:
+        if not probe["reachable"]:
+            terminalreporter.write_line(f"!! {probe['message']}", red=True, bold=True)
     if record.interrupted:
         terminalreporter.write_line("!! the run was interrupted: the results cover only the cases that ran", red=True)
     for line in summary_lines(record):

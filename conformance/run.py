@@ -7,17 +7,24 @@ loads the target files they write, so they are tested exactly like external targ
 
 from __future__ import annotations
 
+import fcntl
+import hashlib
+import json
+import os
 import shutil
 import tempfile
 import threading
 import time
-from dataclasses import dataclass, field
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
 from conformance import requirements
 from conformance.errors import ConfigError, HarnessError, Inconclusive
-from conformance.evidence import EvidenceLog, HttpExchange
+from conformance.evidence import ConnectionOutcome, EvidenceLog, HttpExchange
+from conformance.gc_tuning import tune_for_a_run
 from conformance.peers import bad_requests
 from conformance.peers.credentials import CredentialFactory
 from conformance.peers.eec import WireCounter
@@ -65,7 +72,17 @@ class SanityProbe:
     reachable: bool
     ok: bool
     message: str
-    evidence: EvidenceLog
+    evidence: list[dict[str, Any]]
+    """The probe's evidence records (:meth:`EvidenceLog.to_list`), as results.json shows them."""
+    server_certificate_rejected: bool = False
+    """The harness could not verify the server certificate against the declared anchor and FQDN."""
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> SanityProbe:
+        return cls(**data)
 
 
 class ConformanceRun:
@@ -82,6 +99,11 @@ class ConformanceRun:
         self._lock = threading.Lock()
         self._materials: dict[Path | None, HarnessMaterial] = {}
         self._issuer_servers: list[Any] = []
+        self.probe_dir: Path | None = None
+        """Shared by the pytest-xdist workers of one run: each sanity probe runs once, in the first
+        worker that needs it, and the others read its result (``None``: a run in one process)."""
+        self.serves_issuers = True
+        """Serve a declared ``jwks_port``; a worker leaves that to the controller (one port, one server)."""
 
     @classmethod
     def start(cls, options: Options) -> ConformanceRun:
@@ -101,6 +123,7 @@ class ConformanceRun:
                 paths.extend(deployment.target_files)
             else:
                 paths.append(Path(target))
+        tune_for_a_run()
         try:
             run = cls(options, load_targets(paths), deployment)
         except BaseException:
@@ -116,6 +139,16 @@ class ConformanceRun:
             if requirements.matches([f"{target.role.upper()}-ROB-01"], self.options.requirement_prefixes):
                 schema_name = bad_requests.REQUEST_SCHEMAS[target.role]
                 bad_requests.prefetch(schema_name, seed=target.fuzz_seed, count=target.fuzz_examples)
+
+    @classmethod
+    def attach(cls, options: Options, target_files: list[Path], *, started: float, probe_dir: Path) -> ConformanceRun:
+        """A pytest-xdist worker's view of the run its controller started: the same target files
+        (the controller's reference deployment, never one of its own), deadline and sanity probes."""
+        run = cls(options, load_targets(target_files))
+        run.started = started  # time.monotonic() is one clock for every process of the machine
+        run.probe_dir = probe_dir
+        run.serves_issuers = False
+        return run
 
     def close(self) -> None:
         bad_requests.stop_prefetching()
@@ -159,7 +192,7 @@ class ConformanceRun:
                     algorithm=declared.algorithm,
                     lifetime=declared.lifetime,
                 )
-            if declared.jwks_port is not None:
+            if declared.jwks_port is not None and self.serves_issuers:
                 self._serve_issuer(issuer, material, declared.jwks_port)
         return Peers(material=material, credentials=credentials, issuer=issuer, counter=self.counter)
 
@@ -197,30 +230,51 @@ class ConformanceRun:
         with self._lock:
             probe = self._probes.get(key)
         if probe is None:
-            probe = self._probe(config, transport)
+            probe = self._probe(config, transport) if self.probe_dir is None else self._shared_probe(config, transport)
             with self._lock:
                 probe = self._probes.setdefault(key, probe)
         return probe
 
     def probes(self) -> list[SanityProbe]:
+        """The probes this process ran or read, in the order the cases first needed them."""
         return list(self._probes.values())
+
+    def _shared_probe(self, config: TargetConfig, transport: HttpVersion) -> SanityProbe:
+        """The probe run by whichever worker needs it first: a target sees it once, as in a serial
+        run (a target that serves an EEC once, or rate-limits, would refuse a second probe)."""
+        assert self.probe_dir is not None
+        result = self.probe_dir / f"{_probe_stem(config.name, transport)}.json"
+        with _locked(result.with_suffix(".lock")):
+            if result.exists():
+                return SanityProbe.from_json(json.loads(result.read_text("utf-8")))
+            probe = self._probe(config, transport)
+            partial = result.with_suffix(".tmp")
+            partial.write_text(json.dumps(probe.to_json(), default=str), "utf-8")
+            os.replace(partial, result)
+            return probe
+
 
     def _probe(self, config: TargetConfig, transport: HttpVersion) -> SanityProbe:
         log = EvidenceLog()
         if config.client_auth == "psk":  # Python's ssl gains external-PSK callbacks only in 3.13
             message = (
                 f"target {config.name} declares client_auth = 'psk': this harness cannot yet establish "
-                "TLS-PSK (AKMA/GBA) connections, so no case can run against it"
+                "TLS-PSK (AKMA/GBA) connections for its certificate-based cases; only ECS-TLS-07 "
+                "([target.psk]) runs against it"
             )
-            return SanityProbe(config.name, transport, False, False, message, log)
+            return SanityProbe(config.name, transport, False, False, message, log.to_list())
         try:
             exchange = positive_control(self.under_test(config, log, transport), label="sanity probe")
         except (HarnessError, Inconclusive) as exc:
             message = f"harness could not probe {config.name}: {exc}"
-            return SanityProbe(config.name, transport, False, False, message, log)
+            return SanityProbe(config.name, transport, False, False, message, log.to_list())
         expected = CONTROL_STATUS[config.role]
         if not exchange.answered:
-            return SanityProbe(config.name, transport, False, False, _unreachable(config, transport, exchange), log)
+            rejected = exchange.tls.outcome == ConnectionOutcome.SERVER_CERT_REJECTED
+            message = _unreachable(config, transport, exchange)
+            return SanityProbe(
+                config.name, transport, False, False, message, log.to_list(), server_certificate_rejected=rejected
+            )
         # h10-robustness: the control counts only with a whole, parseable JSON body: a truncated or
         # non-JSON 2xx would otherwise pass here and surface later as a schema error on `None`.
         json_body = isinstance(exchange.response_json, dict | list)
@@ -233,16 +287,46 @@ class ConformanceRun:
             f"sanity probe (the positive control before any case, HTTP/{transport}) {verb}: "
             f"{exchange.summary()} ({wanted})"
         )
-        return SanityProbe(config.name, transport, True, ok, message, log)
+        return SanityProbe(config.name, transport, True, ok, message, log.to_list())
 
-    def require_sane(self, config: TargetConfig, transport: HttpVersion, *, is_control: bool) -> SanityProbe:
-        """Raise Inconclusive unless the target's sanity probe allows this case to mean something."""
+    def require_sane(
+        self, config: TargetConfig, transport: HttpVersion, *, is_control: bool, judges_certificate: bool = False
+    ) -> SanityProbe:
+        """Raise Inconclusive unless the target's sanity probe allows this case to mean something.
+
+        A case that judges the server certificate itself (``judges_certificate``) still runs when
+        the probe failed on that certificate: the rejection is then its verdict, not a missing
+        precondition."""
         probe = self.sanity(config, transport)
+        if not probe.reachable and judges_certificate and probe.server_certificate_rejected:
+            return probe
         if not probe.reachable:
             raise Inconclusive(probe.message)
         if not probe.ok and not is_control:
             raise Inconclusive(f"{probe.message}; a refusal in this case would prove nothing")
         return probe
+
+
+def shared_probes(directory: Path) -> dict[tuple[str, str], SanityProbe]:
+    """The probes the workers of a run shared in ``directory`` (:attr:`ConformanceRun.probe_dir`), by key."""
+    probes = [SanityProbe.from_json(json.loads(p.read_text("utf-8"))) for p in directory.glob("*.json")]
+    return {(p.target, p.transport): p for p in probes}
+
+
+def _probe_stem(target: str, transport: HttpVersion) -> str:
+    """A file name for any target name (a declaration may name it anything)."""
+    return hashlib.sha256(f"{target}\0{transport}".encode()).hexdigest()[:16]
+
+
+@contextmanager
+def _locked(path: Path) -> Iterator[None]:
+    """Hold an exclusive lock on ``path`` across processes (the probe takes its own timeouts)."""
+    handle = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(handle)
 
 
 def _excerpt(exchange: HttpExchange, limit: int = 120) -> str:
@@ -264,7 +348,10 @@ def _unreachable(config: TargetConfig, transport: HttpVersion, exchange: HttpExc
     hint = {
         "connection-refused": "is the server running at that address?",
         "timeout": "the port accepts connections but nothing answers in time",
-        "server-cert-rejected": "check target.trust_anchor and target.fqdn",
+        "server-cert-rejected": (
+            "check target.trust_anchor and target.fqdn; if they are right, the server's certificate is wrong "
+            "(judged under the TLS profile requirement, ECS-TLS-05/EES-TLS-05)"
+        ),
     }.get(tls.outcome.value, "")
     if tls.outcome.value == "refused-with-alert":
         hint = _alert_hint(tls.alert, tls.phase)

@@ -29,29 +29,37 @@ import httpx
 from authlib.oauth2.auth import ClientAuth as OAuthClientAuth
 from authlib.oauth2.rfc6749 import OAuth2Token
 from authlib.oauth2.rfc6749.parameters import prepare_token_request
+from authlib.oauth2.rfc7523 import PrivateKeyJWT
+from cryptography.hazmat.primitives import serialization
 
-from conformance.errors import CheckFailed, ConfigError, Inconclusive, NotApplicable
+from conformance.checks import schema
+from conformance.errors import CheckFailed, ConfigError, Inconclusive, NotApplicable, PeerError
 from conformance.evidence import EvidenceLog, HttpExchange, TokenFacts
+from conformance.files import read_regular_file
 from conformance.issued_tokens import JwksError, load_jwks, token_facts, verify_signature
 from conformance.peers import bad_requests
-from conformance.peers.credentials import CertVariant, CredentialFactory
-from conformance.peers.eec import ContextCache, FakeEEC, WireCounter
-from conformance.peers.fake_ecs_issuer import TokenIssuer
+from conformance.peers.credentials import CertVariant, CredentialFactory, FileCredential, self_signed_like
+from conformance.peers.eec import ClientCredential, ContextCache, FakeEEC, WireCounter
+from conformance.peers.fake_ecs_issuer import SigningKey, TokenIssuer, as_signing_key, default_algorithm, key_like
 from conformance.peers.material import HarnessMaterial
+from conformance.peers.psk import PskAttempt, PskPeer, wrong_key
 from conformance.targets import edge_apis
 from conformance.targets.model import (
     ALPN_IDS,
+    TOKEN_CLIENT_AUTHS,
     CandidateEes,
     EecIdentity,
     EecRole,
     HttpVersion,
     TargetConfig,
+    TokenClientAuth,
     TokenDelivery,
 )
 
 __all__ = [
     "CAPABILITIES",
     "CONTROL_STATUS",
+    "TOKEN_CLIENT_AUTHS",
     "EcsUnderTest",
     "EesUnderTest",
     "Peers",
@@ -79,6 +87,8 @@ class Peers:
     issuer: TokenIssuer | None = None
     counter: WireCounter = field(default_factory=WireCounter)
     contexts: ContextCache = field(default_factory=ContextCache)
+    oauth_certs: dict[str, FileCredential] = field(default_factory=dict)
+    """The registered self-signed certificate of each EEC (``oauth_cert``), by EEC ID: one TLS context each."""
 
 
 def _mutual_tls(config: TargetConfig) -> str | None:
@@ -113,6 +123,12 @@ def _token_endpoint(config: TargetConfig) -> str | None:
     return 'declares no OAuth 2.0 token endpoint (ecs.token_delivery.binding = "token-endpoint")'
 
 
+def _psk_declared(config: TargetConfig) -> str | None:
+    if config.psk is not None:
+        return None
+    return "declares no [target.psk] (the PSK identity and key for PSK-based TLS)"
+
+
 def _client_auth_is(mode: str) -> Callable[[TargetConfig], str | None]:
     def check(config: TargetConfig) -> str | None:
         return None if config.client_auth == mode else f"declares client_auth = '{config.client_auth}', not '{mode}'"
@@ -128,7 +144,7 @@ CAPABILITIES: dict[str, Callable[[TargetConfig], str | None]] = {
     "local-candidate": _local_candidate,
     "token-endpoint": _token_endpoint,
     "server-certificate-only": _client_auth_is("server-certificate"),
-    "psk": _client_auth_is("psk"),
+    "psk": _psk_declared,
 }
 """What a case can need (``@pytest.mark.needs(NAME)``): each says why a declaration lacks it, or None."""
 
@@ -253,11 +269,8 @@ class TargetUnderTest:
         seed, count, schema_name = self.config.fuzz_seed, self.config.fuzz_examples, self.request_schema
         eec = self.identity()
         drawn = bad_requests.draw(schema_name, seed=seed, count=count)
-        bodies = [
-            mine
-            for body in drawn
-            if (mine := bad_requests.for_eec(body, schema_name, eec_id=eec.eec_id, gpsi=eec.gpsi)) is not None
-        ]
+        mine = [bad_requests.for_eec(body, eec_id=eec.eec_id, gpsi=eec.gpsi) for body in drawn]
+        bodies = [body for body in mine if schema.validate(body.value, schema_name, max_errors=1)]
         self.evidence.note(
             "deliberately broken",
             f"{self.fuzz_origin()}: {len(drawn)} drawn, {len(bodies)} still invalid with the EEC's own "
@@ -266,6 +279,10 @@ class TargetUnderTest:
         if not bodies:
             raise Inconclusive(f"missing test data: seed {seed} drew no body that stays invalid; change fuzz_seed")
         return bodies
+
+    def measure(self, name: str, value: Any, unit: str = "") -> None:
+        """Record a measured, implementation-defined fact (EES-TOK-13): reported, never judged."""
+        self.evidence.measure(f"measured on {self.name}", name, value, unit)
 
 
 class EcsUnderTest(TargetUnderTest):
@@ -307,6 +324,38 @@ class EcsUnderTest(TargetUnderTest):
             label=label or "malformed service provisioning request (EDGE-4)",
         )
 
+
+    def provision_with_psk(self, *, wrong: bool = False) -> PskAttempt:
+        """The authorized EEC's ECSServProvReq over PSK-based TLS (``[target.psk]``, ECS-TLS-07),
+        keyed by the declared PSK or, ``wrong``, by that key with every bit flipped (same identity)."""
+        psk = self.config.psk
+        if psk is None:
+            raise NotApplicable(f"target {self.name} {_psk_declared(self.config)}")
+        if psk.tls_version != "1.3":
+            raise Inconclusive(
+                f"target {self.name} declares PSK-based TLS {psk.tls_version} (target.psk.tls_version): the harness "
+                "offers external PSKs in TLS 1.3 only (tlslite-ng has no RFC 4279 PSK cipher suites), so nothing "
+                "was observed"
+            )
+        url = httpx.URL(self.config.base_url)
+        key, label = (wrong_key(psk.key), "wrong key") if wrong else (psk.key, "declared key")
+        if wrong:
+            self.evidence.note("deliberately broken", "the PSK: the declared key with every bit flipped, same identity")
+        peer = PskPeer(
+            host=url.host,
+            port=psk.port or url.port or 443,
+            server_name=self.config.fqdn,
+            identity=psk.identity,
+            key=key,
+            evidence=self.evidence,
+            hash_name=psk.hash,
+            timeout=self.config.timeout,
+            label=label,
+            counter=self.peers.counter,
+        )
+        return peer.post(
+            edge_apis.SERVICE_PROVISIONING_PATH, self.body(), label="service provisioning request (EDGE-4)"
+        )
 
     def issued_tokens(self, exchange: HttpExchange, *, role: EecRole = "authorized") -> dict[str, TokenFacts]:
         """The EES access tokens the ECS issued to ``role``, by ``eesId``, decoded as evidence.
@@ -479,20 +528,28 @@ class EcsUnderTest(TargetUnderTest):
         role: EecRole = "authorized",
         grant_type: str = "client_credentials",
         label: str = "",
+        method: TokenClientAuth | None = None,
+        assertion_key: SigningKey | None = None,
+        assertion_claims: dict[str, Any] | None = None,
+        presented: ClientCredential | None = None,
     ) -> HttpExchange:
         """One token-endpoint request (RFC 6749 4.4) by ``role`` for ``ees``, built with authlib.
 
         The EES is named as declared (``ecs.token_delivery.select``): ``resource`` (RFC 8707,
         ``https://<fqdn>``, the default), ``audience`` (its FQDN) or ``scope`` alone; ``scope`` is
-        always its service names. The client authenticates as declared: ``tls_client_auth``
-        (RFC 8705: ``client_id`` in the body, the certificate in TLS), ``client_secret_basic`` or
-        ``client_secret_post`` (RFC 6749 2.3.1). The request goes over the fake EEC of ``role``
+        always its service names. The client authenticates with ``method`` (default: the declared
+        ``client_auth``), see :meth:`_client_auth`. The request goes over the fake EEC of ``role``
         (its certificate, this case's ALPN, timeouts, bounded reads, recorded as evidence), with
         SNI and certificate verification for the token endpoint's own host.
+
+        Negative cases forge the client authentication: ``assertion_key`` signs the
+        ``private_key_jwt`` assertion instead of the EEC's key, ``assertion_claims`` override its
+        claims (``exp``...), and ``presented`` is the TLS client certificate instead of the EEC's.
         """
         delivery = self.config.token_delivery
         if delivery is None or delivery.token_url is None:
             raise NotApplicable(f"target {self.name} declares no token endpoint (ecs.token_delivery.token_url)")
+        method = method or delivery.client_auth
         params: dict[str, str] = {"scope": " ".join(ees.service_names)}
         if delivery.select == "resource":
             params["resource"] = f"https://{ees.fqdn}"
@@ -502,22 +559,125 @@ class EcsUnderTest(TargetUnderTest):
             body = prepare_token_request(grant_type, **params)
         else:  # a deliberately wrong grant: authlib would insist on that grant's own parameters
             body = urllib.parse.urlencode({"grant_type": grant_type, **params})
-        client_id = delivery.client_id or self.identity(role).eec_id
-        method = "none" if delivery.client_auth == "tls_client_auth" else delivery.client_auth
-        auth = OAuthClientAuth(client_id, self._client_secret(delivery), method)
+        auth = self._client_auth(delivery, method, role, assertion_key, assertion_claims)
         headers = {"Content-Type": "application/x-www-form-urlencoded", "Accept": "application/json"}
         url, headers, body = auth.prepare("POST", delivery.token_url, headers, body)
-        return self._eec_at(url, role).send(
+        if presented is None and method == "self_signed_tls_client_auth":
+            presented = self.registered_self_signed(role)
+        return self._eec_at(url, role, presented).send(
             "POST",
             url,
             content=body.encode("ascii"),
             headers=dict(headers),
-            label=label or f"token request for {ees.ees_id} (RFC 6749 4.4, grant_type={grant_type})",
+            label=label or f"token request for {ees.ees_id} (RFC 6749 4.4, grant_type={grant_type}, {method})",
         )
 
+    def _client_auth(
+        self,
+        delivery: TokenDelivery,
+        method: TokenClientAuth,
+        role: EecRole,
+        assertion_key: SigningKey | None,
+        assertion_claims: dict[str, Any] | None,
+    ) -> OAuthClientAuth:
+        """authlib's client authentication for ``method``.
+
+        ``tls_client_auth`` and ``self_signed_tls_client_auth`` (RFC 8705 2.1, 2.2): ``client_id``
+        in the body, the certificate in TLS. ``private_key_jwt`` (RFC 7523 2.2, OIDC Core 9):
+        authlib's :class:`PrivateKeyJWT` signs the assertion (``iss`` = ``sub`` = client ID, ``aud``
+        = the token URL, ``jti``, ``exp``) with the EEC's registered key. ``client_secret_basic`` /
+        ``client_secret_post`` (RFC 6749 2.3.1): the secret from the declared environment variable.
+        """
+        assert delivery.token_url is not None
+        client_id = delivery.client_id or self.identity(role).eec_id
+        if method in ("tls_client_auth", "self_signed_tls_client_auth"):
+            return OAuthClientAuth(client_id, None, "none")
+        if method == "private_key_jwt":
+            key = assertion_key or self.assertion_key(role)
+            algorithm = delivery.assertion_alg or default_algorithm(key)
+            signer = PrivateKeyJWT(delivery.token_url, claims=dict(assertion_claims or {}), alg=algorithm)
+            self.evidence.note("client assertion", f"private_key_jwt signed {algorithm} with key {key.thumbprint()}")
+            return OAuthClientAuth(client_id, key, signer)
+        return OAuthClientAuth(client_id, self._client_secret(delivery), method)
+
+    def assertion_key(self, role: EecRole = "authorized") -> SigningKey:
+        """The key ``role`` signs ``private_key_jwt`` assertions with: ``oauth_key``, else its TLS key."""
+        index, identity = self._declared(role)
+        path, passphrase, name = identity.oauth_key, None, "oauth_key"
+        if path is None and identity.key is not None:
+            path, passphrase, name = identity.key, identity.key_passphrase, "key"
+        if path is None:
+            raise ConfigError(
+                self.config.file,
+                f"eec[{index}].oauth_key",
+                "missing: this EEC requests a token with private_key_jwt",
+                "give the private key whose public half the ECS registered for this EEC",
+            )
+        try:
+            native = serialization.load_pem_private_key(read_regular_file(path), passphrase)
+            return as_signing_key(native)
+        except (OSError, ValueError, TypeError, PeerError) as exc:
+            raise ConfigError(self.config.file, f"eec[{index}].{name}", f"unusable ({exc})", "give a PEM key") from None
+
+    def registered_self_signed(self, role: EecRole = "authorized") -> FileCredential:
+        """The self-signed certificate the ECS registered for ``role`` (``oauth_cert``), with its key."""
+        index, identity = self._declared(role)
+        if identity.oauth_cert is None or identity.oauth_key is None:
+            raise ConfigError(
+                self.config.file,
+                f"eec[{index}].oauth_cert",
+                "missing: this EEC requests a token with self_signed_tls_client_auth",
+                "give the self-signed certificate the ECS registered for this EEC, and its oauth_key",
+            )
+        if identity.eec_id not in self.peers.oauth_certs:
+            self.peers.oauth_certs[identity.eec_id] = FileCredential(identity.oauth_cert, identity.oauth_key)
+        return self.peers.oauth_certs[identity.eec_id]
+
+    def require_client_auth(self, method: TokenClientAuth) -> None:
+        """N/A unless the token endpoint is declared to accept ``method``.
+
+        Declared: ``ecs.token_delivery.client_auth`` or one of its ``other_client_auths``.
+        """
+        delivery = self.config.token_delivery
+        declared = delivery.client_auths if delivery is not None and delivery.binding == "token-endpoint" else ()
+        if method not in declared:
+            listing = ", ".join(declared) or "none (no token endpoint)"
+            raise NotApplicable(
+                f"target {self.name} declares token endpoint client authentication {listing}, not {method}"
+            )
+
+    def stranger_key(self, role: EecRole = "authorized") -> SigningKey:
+        """A fresh key of the same kind as ``role``'s assertion key, which the ECS cannot have registered."""
+        own = self.assertion_key(role)
+        self.evidence.note("test data", f"a fresh {own.key_type} key, never registered, signs the assertion")
+        return key_like(own)
+
+    def unregistered_self_signed(self, role: EecRole = "authorized") -> list[tuple[str, ClientCredential]]:
+        """Self-signed certificates not registered for ``role``: a fresh one with the subject of its
+        registered one, and the registered certificate of each other declared EEC."""
+        registered = self.registered_self_signed(role)
+        subject = registered.summary().subject
+        forged: list[tuple[str, ClientCredential]] = [
+            ("a fresh self-signed certificate with the registered one's subject", self_signed_like(registered)),
+        ]
+        for other in self.config.eecs:
+            if other.role != role and other.oauth_cert is not None:
+                forged.append(
+                    (
+                        f"the self-signed certificate registered for {other.eec_id}",
+                        self.registered_self_signed(other.role),
+                    )
+                )
+        if len(forged) == 1:
+            self.evidence.note("coverage", "no other [[eec]] declares an oauth_cert: only a fresh certificate is tried")
+        self.evidence.note("test data", f"registered certificate of {self.identity(role).eec_id}: {subject}")
+        return forged
+
+    def _declared(self, role: EecRole) -> tuple[int, EecIdentity]:
+        identity = self.identity(role)
+        return self.config.eecs.index(identity), identity
+
     def _client_secret(self, delivery: TokenDelivery) -> str | None:
-        if delivery.client_auth == "tls_client_auth":
-            return None
         name = delivery.client_secret_env
         secret = os.environ.get(name) if name else None
         if not secret:
@@ -552,21 +712,28 @@ class EcsUnderTest(TargetUnderTest):
             )
         return httpx.URL(url).host, self.config.trust_anchor
 
-    def _eec_at(self, url: str, role: EecRole) -> FakeEEC:
-        """The fake EEC of ``role`` aimed at another endpoint than ``base_url`` (its own name and anchor)."""
+    def _eec_at(self, url: str, role: EecRole, presented: ClientCredential | None = None) -> FakeEEC:
+        """The fake EEC of ``role`` aimed at ``url`` (its own name and anchor), presenting its valid
+        TLS client certificate, or ``presented`` (a self-signed one, for the token endpoint)."""
         server_name, anchor = self.server_name_for(url)
-        if (server_name, anchor) == (self.config.fqdn, self.config.trust_anchor):
+        if presented is None and (server_name, anchor) == (self.config.fqdn, self.config.trust_anchor):
             return self.eec(role)
-        self.evidence.note("endpoint", f"{url}: SNI and certificate name {server_name}, trust anchor {anchor.name}")
+        if (server_name, anchor) != (self.config.fqdn, self.config.trust_anchor):
+            self.evidence.note("endpoint", f"{url}: SNI and certificate name {server_name}, trust anchor {anchor.name}")
+        if presented is not None:
+            cert = presented.summary()
+            shown = f"{cert.subject} (issuer {cert.issuer}, SHA-256 {cert.sha256})"
+            self.evidence.note("client certificate", f"presented at the token endpoint: {shown}")
         return FakeEEC(
             base_url=urllib.parse.urlsplit(url)._replace(path="", query="", fragment="").geturl(),
             server_name=server_name,
             trust_anchor=anchor,
-            credential=self.peers.credentials.for_eec(self.identity(role), "valid"),
+            credential=presented or self.peers.credentials.for_eec(self.identity(role), "valid"),
             evidence=self.evidence,
             timeout=self.config.timeout,
             alpn=(ALPN_IDS[self.transport],),
-            label=f"EEC {role}, valid certificate, HTTP/{self.transport}, at {server_name}",
+            label=f"EEC {role}, {'self-signed' if presented else 'valid'} certificate, HTTP/{self.transport}, "
+            f"at {server_name}",
             counter=self.peers.counter,
             contexts=self.peers.contexts,
         )
@@ -696,10 +863,6 @@ class EesUnderTest(TargetUnderTest):
         """Record that ``token`` is a deliberately broken one (``kind`` says how) and return it."""
         self.evidence.note("deliberately broken", f"forged token: {kind}")
         return token
-
-    def measure(self, name: str, value: Any, unit: str = "") -> None:
-        """Record a measured, implementation-defined fact (EES-TOK-13): reported, never judged."""
-        self.evidence.measure(f"measured on {self.name}", name, value, unit)
 
     def register(
         self,

@@ -167,3 +167,18 @@ def test_allure_results_carry_the_spec_clause_and_requirement(tmp_path: Path) ->
     attachments = list(allure_dir.glob("*-attachment.json"))
     assert attachments
     assert any('"kind": "HttpExchange"' in p.read_text("utf-8") for p in attachments)
+
+
+def test_the_reproduce_command_of_a_failure_runs_that_case_alone(tmp_path: Path) -> None:
+    """Issue: `conformance run` had no --case (argparse took it for --case-timeout), so the reproduce
+    line of every FAIL message ended in exit 2."""
+    import shlex
+
+    run = conformance("run", "--target", "reference", "--fault", "ees.ignores-aud", "--req", "EES-TOK-05", out=tmp_path)
+    failed = next(c for c in run.cases() if c["verdict"] == "FAIL")
+    line = next(line for line in failed["message"].splitlines() if "reproduce: " in line)
+    words = shlex.split(line.split("reproduce: ", 1)[1])
+    assert words[:2] == ["conformance", "run"]
+    again = conformance(*words[1:], out=tmp_path / "again")
+    assert again.status == 1, again.output
+    assert again.verdicts() == {failed["id"]: "FAIL"}

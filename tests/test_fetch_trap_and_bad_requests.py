@@ -87,15 +87,15 @@ def test_draw_refuses_an_unknown_schema_or_count() -> None:
         bad_requests.draw("ECSServProvReq", seed=1, count=0)
 
 
-def test_a_body_becomes_the_authorized_eecs_or_is_dropped_when_that_makes_it_valid() -> None:
+def test_a_body_becomes_the_authorized_eecs() -> None:
     wrong_member = bad_requests.BadBody({"eecId": "x", "ueId": "y", "acProfs": 5}, "acProfs is not an array")
-    mine = bad_requests.for_eec(wrong_member, "EECRegistration", eec_id="eec-1", gpsi="msisdn-491700000001")
-    assert mine is not None
-    assert mine.value == {"eecId": "eec-1", "ueId": "msisdn-491700000001", "acProfs": 5}
-    only_eec_id = bad_requests.BadBody({"eecId": ""}, "eecId is empty")  # valid once the EEC's eecId is in
-    assert bad_requests.for_eec(only_eec_id, "EECRegistration", eec_id="eec-1", gpsi=None) is None
+    mine = bad_requests.for_eec(wrong_member, eec_id="eec-1", gpsi="msisdn-491700000001")
+    assert mine == bad_requests.BadBody({"eecId": "eec-1", "ueId": "msisdn-491700000001", "acProfs": 5}, mine.violation)
+    assert wrong_member.value["eecId"] == "x"  # the drawn body is left as drawn
+    no_gpsi = bad_requests.for_eec(bad_requests.BadBody({"eecId": 7, "ueId": "y"}, "v"), eec_id="eec-1", gpsi=None)
+    assert no_gpsi.value == {"eecId": 7, "ueId": "y"}  # not strings, or nothing to put in: unchanged
     not_an_object = bad_requests.BadBody([1], "not an object")
-    assert bad_requests.for_eec(not_an_object, "ECSServProvReq", eec_id="eec-1", gpsi=None) == not_an_object
+    assert bad_requests.for_eec(not_an_object, eec_id="eec-1", gpsi=None) == not_an_object
 
 
 def test_explicit_bodies_break_what_they_say() -> None:

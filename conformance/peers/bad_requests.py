@@ -22,7 +22,8 @@ its budget on them); :func:`explicit` gives the suites hand-picked malformed bod
 :func:`for_eec` then makes a body the authorized EEC's: where the body has a string ``eecId`` (or
 ``ueId``), the EEC's own goes in, so the request gets past the identity checks to the members the
 server must validate. A body the harness's validator (:func:`conformance.checks.schema.validate`)
-then finds valid is not sent: only a schema-invalid body can demand a refusal.
+then finds valid is not sent (:meth:`conformance.under_test.TargetUnderTest.generated_bad_bodies`):
+only a schema-invalid body can demand a refusal.
 """
 from __future__ import annotations
 
@@ -43,7 +44,6 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Final
 
-from conformance.checks import schema
 from conformance.errors import HarnessError
 
 __all__ = [
@@ -223,9 +223,11 @@ def _versions() -> str:
     return ", ".join(f"{name} {metadata.version(name)}" for name in names)
 
 
-def for_eec(body: BadBody, schema_name: str, *, eec_id: str, gpsi: str | None) -> BadBody | None:
-    """``body`` as the authorized EEC sends it (its ``eecId``/``ueId`` where the body has strings there);
-    ``None`` when that makes it valid against ``schema_name`` (then it demands no refusal)."""
+def for_eec(body: BadBody, *, eec_id: str, gpsi: str | None) -> BadBody:
+    """``body`` as the authorized EEC sends it: its ``eecId`` and ``ueId`` where the body has strings there.
+
+    That may mend the body (its only fault was the ``eecId``): the caller validates the result and
+    sends only what is still invalid, since only a schema-invalid body can demand a refusal."""
     value = body.value
     if isinstance(value, dict):
         value = dict(value)
@@ -233,8 +235,6 @@ def for_eec(body: BadBody, schema_name: str, *, eec_id: str, gpsi: str | None) -
             value["eecId"] = eec_id
         if isinstance(value.get("ueId"), str) and gpsi is not None:
             value["ueId"] = gpsi
-    if not schema.validate(value, schema_name, max_errors=1):
-        return None
     return BadBody(value, body.violation)
 
 

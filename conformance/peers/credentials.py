@@ -13,12 +13,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal, Protocol
 
+from cryptography import x509
+from cryptography.hazmat.primitives.asymmetric import rsa
+
 from conformance.errors import Inconclusive, PeerError
 from conformance.evidence import CertSummary
 from conformance.files import read_regular_file
 from conformance.peers.eec import ClientCredential
 from conformance.peers.material import HarnessMaterial
-from conformance.peers.pki import LeafCert, summarize_der
+from conformance.peers.pki import KeyType, LeafCert, self_signed_client_cert, summarize_der
 
 CertVariant = Literal[
     "valid",
@@ -63,6 +66,14 @@ class FileCredential:
     def summary(self) -> CertSummary:
         der = ssl.PEM_cert_to_DER_cert(read_regular_file(self.cert).decode("ascii"))
         return summarize_der(der)
+
+
+def self_signed_like(credential: FileCredential) -> LeafCert:
+    """A fresh self-signed certificate with the subject of ``credential``'s, and a key of its kind:
+    what an impostor of a ``self_signed_tls_client_auth`` client would present."""
+    original = x509.load_pem_x509_certificate(read_regular_file(credential.cert))
+    key_type: KeyType = "rsa" if isinstance(original.public_key(), rsa.RSAPublicKey) else "ec"
+    return self_signed_client_cert(subject=original.subject, key_type=key_type)
 
 
 class EecIdentity(Protocol):

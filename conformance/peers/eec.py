@@ -44,6 +44,7 @@ from conformance.evidence import (
     render_body,
 )
 from conformance.peers.deadline import Deadline
+from conformance.peers.early_response import EARLY_NOTE, drain, parse_early, whole_response
 from conformance.peers.tls_outcome import FIRST_READ, HANDSHAKE, classify, session_facts
 
 __all__ = ["ClientCredential", "ContextCache", "FakeEEC", "WireCounter"]
@@ -155,7 +156,7 @@ class FakeEEC:
         """
         started = time.monotonic()
         with Deadline(self.deadline) as deadline, self._client() as client:
-            watch = _ConnectionWatch(self, deadline)
+            watch = _ConnectionWatch(self, deadline, method)
             request = self._request(
                 client,
                 method,
@@ -172,6 +173,8 @@ class FakeEEC:
                 response = client.send(request, stream=True)
             except _NETWORK_ERRORS as exc:
                 tls, reply = _failed(watch.facts, watch.late_alert or exc, deadline), _Reply()
+                if early := _early_reply(request, watch.early_bytes, self.max_body_bytes):
+                    tls, reply = dataclasses.replace(watch.facts, detail=EARLY_NOTE), early
             else:
                 tls, reply = watch.facts, self._read(response, deadline)
         exchange = HttpExchange(
@@ -322,13 +325,18 @@ class _ConnectionWatch:
     server refused our certificate and closed while httpcore's HTTP/2 client was still sending
     its preface), the alert the server sent is read before httpcore closes the socket: it is
     waiting in the receive buffer, and without this the refusal would look like a silent close.
+    The same read keeps an HTTP/1.1 answer the server sent before our upload finished (a 413
+    then a close): :mod:`~conformance.peers.early_response`.
     """
 
-    def __init__(self, eec: FakeEEC, deadline: Deadline) -> None:
-        self._eec, self._deadline = eec, deadline
+    def __init__(self, eec: FakeEEC, deadline: Deadline, method: str = "GET") -> None:
+        self._eec, self._deadline, self._method = eec, deadline, method
         self.facts = eec._unconnected()
         self.late_alert: ssl.SSLError | None = None
+        self.early_bytes = b""
+        """What the server had sent when our write failed: maybe an early answer (:func:`_early_reply`)."""
         self._ssl_object: Any = None
+        self._tls_socket: Any = None
 
     def __call__(self, event: str, info: dict[str, Any]) -> None:
         if event == "connection.connect_tcp.started":
@@ -339,9 +347,18 @@ class _ConnectionWatch:
             self._deadline.watch(sock)
         elif event == "connection.start_tls.complete":
             self._ssl_object = info["return_value"].get_extra_info("ssl_object")
+            self._tls_socket = info["return_value"].get_extra_info("socket")
             self.facts = self._eec._session(self._ssl_object, address=self.facts.address)
         elif self._ssl_object is not None and self.late_alert is None and _write_failed(event, info):
-            self.late_alert = _pending_alert(self._ssl_object)
+            method, limit = self._method, self._eec.max_body_bytes
+            pending = drain(
+                self._ssl_object,
+                self._tls_socket,
+                timeout=self._eec.timeout,
+                limit=limit,
+                until=lambda data: whole_response(data, method),
+            )
+            self.late_alert, self.early_bytes = pending.alert, pending.data
 
 
 def _write_failed(event: str, info: dict[str, Any]) -> bool:
@@ -349,15 +366,28 @@ def _write_failed(event: str, info: dict[str, Any]) -> bool:
     return event.endswith(".failed") and isinstance(exc, httpx.WriteError | httpcore.WriteError | OSError)
 
 
-def _pending_alert(ssl_object: Any) -> ssl.SSLError | None:
-    """A TLS alert already received on a session whose write just failed, or None."""
-    try:
-        ssl_object.read(1)
-    except ssl.SSLError as exc:
-        return exc if "ALERT" in (exc.reason or "") else None
-    except (OSError, ValueError):
+def _early_reply(request: httpx.Request, data: bytes, limit: int) -> _Reply | None:
+    """The HTTP/1.1 answer the server sent before our upload finished (RFC 9112 9.6), or None.
+
+    Only a complete status line and header section count, parsed by h11; a body cut short is
+    kept and marked. Over h2 the bytes are frames, not HTTP/1.1, and give None; httpcore 1.0.9
+    does not surface an early h2 answer + RST_STREAM either (it waits for flow-control window
+    until the server closes: pinned in tests/test_eec_early_answer.py).
+    """
+    if not data:
         return None
-    return None
+    target = request.url.raw_path.decode("ascii", "replace")
+    answer = parse_early(data, method=request.method, target=target, host=request.url.host, limit=limit)
+    if answer is None:
+        return None
+    suffix = "" if answer.complete else f"\n…[response body incomplete: {'; '.join(answer.problems) or 'cut short'}]"
+    return _Reply(
+        status=answer.status,
+        http_version="HTTP/1.1",
+        response_headers=_redacted_headers(answer.headers),
+        response_body=_render(answer.body) + suffix,
+        response_json=_parse_json(answer.body) if answer.complete else None,
+    )
 
 
 class ContextCache:

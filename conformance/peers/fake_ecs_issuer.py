@@ -118,6 +118,16 @@ def _generate(algorithm: str) -> SigningKey:
     raise PeerError(f"cannot generate a key for algorithm {algorithm!r}: use ES*, RS*, PS*, EdDSA or Ed25519")
 
 
+def key_like(key: SigningKey) -> SigningKey:
+    """A fresh key of the same family and size or curve as ``key``: it signs the same algorithms,
+    but nobody has registered or trusted it."""
+    if isinstance(key, RSAKey):
+        return RSAKey.generate_key(key.public_key.key_size)
+    if isinstance(key, OKPKey):
+        return OKPKey.generate_key(key.curve_name)
+    return ECKey.generate_key(key.curve_name)
+
+
 def _import_pem(pem: bytes, password: bytes | None) -> SigningKey:
     # cryptography never prompts for a passphrase: without one, an encrypted key is a TypeError.
     try:

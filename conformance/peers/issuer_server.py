@@ -68,6 +68,8 @@ class IssuerServer:
             do_handshake_on_connect=False,  # in the handler thread
         )
         self.port: int = self._httpd.server_address[1]
+        self.requests: list[str] = []
+        """The path of every GET served, in order: who fetched the keys, and how often."""
         self._thread: threading.Thread | None = None
 
     @property
@@ -95,6 +97,7 @@ class IssuerServer:
 
         class Handler(http.server.BaseHTTPRequestHandler):
             def do_GET(self) -> None:
+                server.requests.append(self.path)
                 path = self.path.split("?", 1)[0]
                 documents = {JWKS_PATH: server.jwks, "/.well-known/jwks.json": server.jwks}
                 documents[METADATA_PATH] = server.metadata()

@@ -14,6 +14,8 @@ live in one directory::
     issuer.pem                   the ES256 key's public key (PEM)
     issuer-rsa.pub.pem, issuer-ed25519.pub.pem  the others' public keys (PEM)
     issuer.jwks.json             every issuer public key, distinct kids; a vendor's EES trusts it
+    oauth-<EEC ID>.pem/.key/.jwk.json  (``pki export``) each EEC's self-signed OAuth client
+                                 certificate, key and public JWK, which an ECS token endpoint registers
     README.txt                   the above, for the person provisioning the target
 
 Private key files are created mode 0600. Everything here is TEST ONLY.
@@ -21,6 +23,8 @@ Private key files are created mode 0600. Everything here is TEST ONLY.
 
 from __future__ import annotations
 
+import copy
+import functools
 import json
 import os
 import tempfile
@@ -30,11 +34,12 @@ from typing import Any
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
-from joserfc.jwk import ECKey, Key, KeyParameters, KeySet, OKPKey, RSAKey
+from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes
+from joserfc.jwk import ECKey, Key, KeyParameters, OKPKey, RSAKey
 
 from conformance.errors import ConfigError
 from conformance.files import Invalid, Missing, read_regular_file
-from conformance.peers.pki import TestCA
+from conformance.peers.pki import TestCA, self_signed_client_cert
 
 __all__ = ["HarnessMaterial", "missing_sources"]
 
@@ -66,6 +71,9 @@ What the vendor provisions on the ECS/EES under test:
   issuer.jwks.json  public key of the trusted token issuer (the harness plays the ECS), as a JWKS;
   issuer.pem        the ES256 key as a PEM public key, for EESs that take one
   issuer-rsa.pub.pem / issuer-ed25519.pub.pem  the RSA (RS256/PS256) and Ed25519 (EdDSA) public keys
+  oauth-<EEC ID>.pem / .jwk.json  (written by `pki export`, never replaced) an EEC's self-signed OAuth
+                    client certificate and its public key: what an ECS token endpoint registers for
+                    self_signed_tls_client_auth / private_key_jwt ([[eec]] oauth_cert, oauth_key)
 
 Kept by the harness, never given to the target:
   ca.key            private key of the harness CA
@@ -108,7 +116,7 @@ class HarnessMaterial:
 
     def issuer_kids(self) -> dict[str, str]:
         """The ``kid`` (RFC 7638 thumbprint) of each family's issuer key."""
-        return {family: _jwk(pem).thumbprint() for family, pem in self.issuer_keys.items()}
+        return {family: _public_jwk(pem, None)["kid"] for family, pem in self.issuer_keys.items()}
 
     def issuer_key_for(self, algorithm: str) -> bytes:
         """The issuer private key that signs ``algorithm``; ConfigError when the material has none."""
@@ -214,16 +222,34 @@ class HarnessMaterial:
         _write(key_path, leaf.private_key_pem.bytes(), PRIVATE_MODE)
         return cert_path, key_path
 
+    def export_oauth_client(self, directory: Path | str, *, common_name: str, filename_stem: str) -> tuple[Path, bool]:
+        """Write a self-signed OAuth client certificate for one EEC, once: the ECS registers it.
+
+        ``<stem>.pem`` (the certificate, for ``self_signed_tls_client_auth``), ``<stem>.key`` (mode
+        0600) and ``<stem>.jwk.json`` (its public key as a JWK, for an ECS that registers keys for
+        ``private_key_jwt``). An existing one is kept: a new one would void the ECS's registration.
+
+        Returns:
+          The path of ``<stem>.pem``, and whether it was created now.
+        """
+        directory = Path(directory)
+        cert_path, key_path = directory / f"{filename_stem}.pem", directory / f"{filename_stem}.key"
+        if cert_path.exists() and key_path.exists():
+            return cert_path, False
+        directory.mkdir(parents=True, exist_ok=True)
+        leaf = self_signed_client_cert(common_name)
+        _write(cert_path, leaf.cert_chain_pems[0].bytes())
+        _write(key_path, leaf.private_key_pem.bytes(), PRIVATE_MODE)
+        public = _jwk(leaf.private_key_pem.bytes())
+        jwk = public.as_dict(private=False) | {"kid": public.thumbprint(), "use": "sig"}
+        _write(directory / f"{filename_stem}.jwk.json", json.dumps(jwk, indent=2).encode() + b"\n")
+        return cert_path, True
+
     def public_jwks(self) -> dict[str, Any]:
         """Every issuer public key as one JWKS, each with its thumbprint ``kid`` and ``use: sig``;
         the EC key first, with ``alg: ES256`` (as before there were others)."""
-        keys = []
-        for family, pem in self.issuer_keys.items():
-            parameters: KeyParameters = {"kid": _jwk(pem).thumbprint(), "use": "sig"}
-            if family in _JWKS_ALG:
-                parameters["alg"] = _JWKS_ALG[family]
-            keys.append(_jwk(pem, parameters))
-        return {"keys": KeySet(keys).as_dict(private=False)["keys"]}
+        keys = [_public_jwk(pem, _JWKS_ALG.get(family)) for family, pem in self.issuer_keys.items()]
+        return {"keys": copy.deepcopy(keys)}
 
     def issuer_public_pem(self) -> bytes:
         """The ES256 issuer key's public key, SubjectPublicKeyInfo PEM."""
@@ -242,13 +268,50 @@ def issuer_family(algorithm: str) -> str | None:
     return None
 
 
+_PARSED_KEYS: dict[bytes, PrivateKeyTypes] = {}
+"""PEM -> key, for :func:`_private_key`; a key generated here goes in as it is made."""
+_MAX_PARSED_KEYS = 64
+
+
+def _private_key(pem: bytes) -> PrivateKeyTypes:
+    """An unencrypted PEM private key, parsed once per process: cryptography checks a key as it
+    loads it, ~50 ms for RSA, and a run reads the same few keys when it creates, saves, loads
+    and publishes its material. Raises ValueError or TypeError (encrypted) like the loader."""
+    key = _PARSED_KEYS.get(pem)
+    if key is None:
+        key = serialization.load_pem_private_key(pem, password=None)
+        _remember(pem, key)
+    return key
+
+
+def _remember(pem: bytes, key: PrivateKeyTypes) -> None:
+    if len(_PARSED_KEYS) >= _MAX_PARSED_KEYS:
+        _PARSED_KEYS.clear()
+    _PARSED_KEYS[pem] = key
+
+
+@functools.lru_cache(maxsize=32)
+def _public_jwk(pem: bytes, alg: str | None) -> dict[str, Any]:
+    """The public JWK of one issuer key, with its thumbprint ``kid`` and ``use: sig``.
+
+    Cached by the key's PEM: loading a PEM key checks it, which for RSA costs ~50 ms, and a
+    run asks for the same JWKS several times (saving the material, starting the reference).
+    """
+    key = _jwk(pem)
+    parameters: KeyParameters = {"kid": key.thumbprint(), "use": "sig"}
+    if alg is not None:
+        parameters["alg"] = alg
+    public: dict[str, Any] = key.as_dict(private=False, **parameters)
+    return public
+
+
 def _jwk(pem: bytes, parameters: KeyParameters | None = None) -> Key:
-    native = serialization.load_pem_private_key(pem, password=None)
+    native = _private_key(pem)
     if isinstance(native, rsa.RSAPrivateKey):
-        return RSAKey.import_key(pem, parameters)
+        return RSAKey.import_key(native, parameters)
     if isinstance(native, ed25519.Ed25519PrivateKey):
-        return OKPKey.import_key(pem, parameters)
-    return ECKey.import_key(pem, parameters)
+        return OKPKey.import_key(native, parameters)
+    return ECKey.import_key(native, parameters)  # type: ignore[arg-type]
 
 
 def _new_issuer_key(family: str) -> bytes:
@@ -259,13 +322,14 @@ def _new_issuer_key(family: str) -> bytes:
         key = rsa.generate_private_key(public_exponent=65537, key_size=RSA_BITS)
     else:
         key = ed25519.Ed25519PrivateKey.generate()
-    return key.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-    )
+    pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    _remember(pem, key)  # saving and publishing the new key then need not parse (and check) it again
+    return pem
 
 
+@functools.lru_cache(maxsize=32)
 def _public_pem(private_pem: bytes) -> bytes:
-    key = serialization.load_pem_private_key(private_pem, password=None)
+    key = _private_key(private_pem)
     return key.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
 
 
@@ -301,7 +365,7 @@ def _load_issuer_key(directory: Path) -> bytes:
     what = "issuer signing key"
     key_pem = _read(directory, ISSUER_KEY, what)
     try:
-        key = serialization.load_pem_private_key(key_pem, password=None)
+        key = _private_key(key_pem)
     except (ValueError, TypeError) as exc:
         raise _broken(directory, ISSUER_KEY, what, f"not an unencrypted PEM private key ({exc})") from exc
     if not (isinstance(key, ec.EllipticCurvePrivateKey) and isinstance(key.curve, ec.SECP256R1)):
@@ -313,7 +377,7 @@ def _load_other_issuer_key(directory: Path, family: str) -> bytes:
     name, what = ISSUER_KEY_FILES[family], f"{family.upper()} issuer signing key"
     key_pem = _read(directory, name, what)
     try:
-        key = serialization.load_pem_private_key(key_pem, password=None)
+        key = _private_key(key_pem)
     except (ValueError, TypeError) as exc:
         raise _broken(directory, name, what, f"not an unencrypted PEM private key ({exc})") from exc
     wanted = {"rsa": rsa.RSAPrivateKey, "okp": ed25519.Ed25519PrivateKey}[family]

@@ -15,6 +15,7 @@ because trustme hard-codes clientAuth+serverAuth+codeSigning and has no URI SANs
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import hashlib
 import ssl
@@ -31,7 +32,7 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID, ObjectIdentifier
 
 from conformance.evidence import CertSummary
 
-__all__ = ["Blob", "KeyType", "LeafCert", "TestCA", "summarize", "summarize_der"]
+__all__ = ["Blob", "KeyType", "LeafCert", "TestCA", "self_signed_client_cert", "summarize", "summarize_der"]
 
 Blob = trustme.Blob
 KeyType = Literal["ec", "rsa"]
@@ -233,7 +234,7 @@ class TestCA:
             loads such a key only into a context at ``@SECLEVEL=0``).
           uri_sans: URIs for the subjectAltName extension; empty: no such extension.
         """
-        key = _generate_key(key_type, rsa_key_size)
+        key = _shared_rsa_key(rsa_key_size) if key_type == "rsa" else _generate_key(key_type, rsa_key_size)
         start, end = _validity(not_before, not_after)
         builder = self._leaf_builder(_name(common_name, self.organization), key, start, end)
         if key_usage is not None:
@@ -311,8 +312,8 @@ class LeafCert:
         return x509.load_pem_x509_certificate(self.cert_chain_pems[0].bytes())
 
     def summary(self) -> CertSummary:
-        """The leaf's facts for evidence: see :func:`summarize`."""
-        return summarize(self.certificate)
+        """The leaf's facts for evidence: see :func:`summarize` (cached, as for a presented chain)."""
+        return summarize_der(self.certificate.public_bytes(serialization.Encoding.DER))
 
     def configure_cert(self, ctx: ssl.SSLContext) -> None:
         """Make ``ctx`` present this certificate chain and key."""
@@ -320,6 +321,42 @@ class LeafCert:
         # file is created 0600 by tempfile and removed on exit.
         with self.private_key_and_cert_chain_pem.tempfile() as path:
             ctx.load_cert_chain(path)
+
+
+def self_signed_client_cert(
+    common_name: str = "",
+    *,
+    subject: x509.Name | None = None,
+    organization: str = DEFAULT_ORGANIZATION,
+    key_type: KeyType = "ec",
+    not_before: datetime | None = None,
+    not_after: datetime | None = None,
+) -> LeafCert:
+    """A self-signed client certificate: the credential of ``self_signed_tls_client_auth`` (RFC 8705 2.2).
+
+    No CA vouches for it; the authorization server accepts it because it registered exactly this
+    certificate (or its key) for the client. An end-entity certificate (``CA:FALSE``) with
+    ``clientAuth`` and ``digitalSignature``, like the CA-issued client certificates, so that only
+    its issuer (itself) tells it apart. ``subject`` (a whole name) overrides ``common_name``.
+    """
+    key = _generate_key(key_type, 2048)
+    start, end = _validity(not_before, not_after)
+    subject = subject or _name(common_name, organization)
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(start)
+        .not_valid_after(end)
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(_key_usage(("digital_signature",)), critical=True)
+        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.CLIENT_AUTH]), critical=False)
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
+        .sign(key, hashes.SHA256())
+    )
+    return LeafCert(_pkcs8(key), [certificate.public_bytes(serialization.Encoding.PEM)])
 
 
 def summarize(cert: x509.Certificate) -> CertSummary:
@@ -348,7 +385,15 @@ def summarize_der(der: bytes) -> CertSummary:
 
     A certificate OpenSSL accepted but ``cryptography`` cannot parse is still evidence: its
     subject and issuer then say so, and the fingerprint is that of the DER bytes.
+    Each call returns its own copy: a target presents the same few certificates on every
+    connection, so the parsed facts are cached by the DER bytes.
     """
+    cached = _summarize_der(der)
+    return dataclasses.replace(cached, sans=list(cached.sans), extended_key_usage=list(cached.extended_key_usage))
+
+
+@functools.lru_cache(maxsize=256)
+def _summarize_der(der: bytes) -> CertSummary:
     try:
         cert = x509.load_der_x509_certificate(der)
     except ValueError as exc:
@@ -442,6 +487,17 @@ def _extension(cert: x509.Certificate, kind: type[_Ext]) -> _Ext | None:
         return cert.extensions.get_extension_for_class(kind).value
     except x509.ExtensionNotFound:
         return None
+
+
+@functools.cache
+def _shared_rsa_key(size: int) -> rsa.RSAPrivateKey:
+    """One RSA key per size for every RSA client certificate of the process.
+
+    Generating a 2048-bit key costs 50-500 ms, and a run issues an RSA variant per target.
+    What such a variant tests is in its certificate (key usage, modulus size), never in the
+    key being unique to it; EC keys cost well under a millisecond and stay fresh.
+    """
+    return rsa.generate_private_key(public_exponent=65537, key_size=size)
 
 
 def _generate_key(key_type: KeyType, rsa_key_size: int) -> PrivateKey:

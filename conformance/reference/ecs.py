@@ -86,6 +86,10 @@ class EcsSettings:
     token_member: str = "accessToken"
     """Where a token goes in each EESInfo; a dotted path makes nested objects."""
     dnn: str = "edge.reference.test"
+    registered_client_certs: tuple[tuple[str, bytes], ...] = ()
+    """(EEC ID, PEM): the self-signed certificate registered for each EEC as an OAuth client; the
+    token endpoint takes it in TLS (``self_signed_tls_client_auth``) and its key verifies the
+    EEC's client assertions (``private_key_jwt``). The TLS listener must trust these too."""
 
     def __post_init__(self) -> None:
         # ednCnfgInfo[].eess has minItems 1: an ECS without candidates could only answer 204.
@@ -111,7 +115,13 @@ class _Ecs:
             with_sub=behaviour.token_with_sub,
             behaviour=behaviour.tokens,
         )
-        self.oauth = EcsTokenServer(settings.registry, behaviour, self._issue, self.minter.lifetime)
+        self.oauth = EcsTokenServer(
+            settings.registry,
+            behaviour,
+            self._issue,
+            self.minter.lifetime,
+            registered_certs=dict(settings.registered_client_certs),
+        )
         self._shared_tokens: dict[tuple[str, str], str] = {}
         """Fault ecs.one-token-for-all-ees: the one token per (EEC ID, GPSI)."""
 
@@ -172,7 +182,9 @@ class _Ecs:
         form = await _read_form(request)
         if "grant_type" not in form:
             raise OAuthError(400, "invalid_request", "grant_type is required")
-        status, body, headers = self.oauth.respond(TokenRequest(form, dict(request.headers), request.scope))
+        audiences = (str(request.url.replace(query="")), f"https://{self.settings.fqdn}{TOKEN_PATH}")
+        token_request = TokenRequest(form, dict(request.headers), request.scope, audiences)
+        status, body, headers = self.oauth.respond(token_request)
         headers = {k: v for k, v in headers.items() if k.lower() != "content-type"}
         return JSONResponse(body, status_code=status, headers={**NO_STORE, **headers})
 

@@ -12,7 +12,8 @@ Token mode is an RFC 6750 resource server: the token comes only in ``Authorizati
 none gives 401 with a bare ``WWW-Authenticate: Bearer realm=...``; a bad one 401
 ``error="invalid_token"``; a token without the service in its scope 403
 ``error="insufficient_scope"``; a token sent two ways 400 ``error="invalid_request"``.
-The token is verified by :class:`TokenVerifier` against the trusted JWKS only.
+The token is verified by :class:`TokenVerifier` against the trusted keys only: a JWKS given,
+the keys at one configured JWKS URL (fetched over TLS verified with ``trusted_jwks_ca``), or both.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
@@ -41,9 +43,9 @@ from conformance.reference.policy import (
     request_body,
 )
 from conformance.reference.problems import EXCEPTION_HANDLERS, Refusal, bad_request
+from conformance.reference.remote_jwks import RemoteKeySet
 from conformance.reference.tokens import (
     InvalidToken,
-    Leniency,
     TokenVerifier,
     check_signature_algorithms,
 )
@@ -57,8 +59,9 @@ DEFAULT_ALGORITHMS = ("ES256", "ES384", "ES512", "RS256", "RS384", "RS512", "PS2
 class EesSettings:
     """Everything the reference EES is configured with.
 
-    Token mode needs ``trusted_issuer`` (the exact ``iss``) and ``trusted_jwks`` (may hold several
-    keys). ``allowed_algorithms`` never admits ``none`` or an HMAC algorithm.
+    Token mode needs ``trusted_issuer`` (the exact ``iss``) and its keys: ``trusted_jwks`` (may hold
+    several keys), ``trusted_jwks_url`` with the CA that verifies its server (``trusted_jwks_ca``,
+    PEM), or both. ``allowed_algorithms`` never admits ``none`` or an HMAC algorithm.
     """
 
     fqdn: str
@@ -67,6 +70,8 @@ class EesSettings:
     service_names: tuple[str, ...] = (REGISTRATION_SERVICE,)
     trusted_issuer: str | None = None
     trusted_jwks: Mapping[str, Any] | None = None
+    trusted_jwks_url: str | None = None
+    trusted_jwks_ca: bytes | None = None
     allowed_algorithms: tuple[str, ...] = DEFAULT_ALGORITHMS
     leeway: int = 30
     """Seconds of clock skew tolerated on ``exp`` and ``nbf``."""
@@ -77,8 +82,14 @@ class EesSettings:
         check_signature_algorithms(self.allowed_algorithms)
         if REGISTRATION_SERVICE not in self.service_names:
             raise ValueError(f"service_names must include {REGISTRATION_SERVICE}, the API this EES serves")
-        if self.authorization == "token" and (not self.trusted_issuer or not self.trusted_jwks):
-            raise ValueError("a token-based EES needs trusted_issuer and trusted_jwks")
+        if self.authorization == "token" and (not self.trusted_issuer or not self.has_trusted_keys):
+            raise ValueError("a token-based EES needs trusted_issuer and trusted_jwks (or trusted_jwks_url)")
+        if self.trusted_jwks_url is not None and self.trusted_jwks_ca is None:
+            raise ValueError("trusted_jwks_url needs trusted_jwks_ca, the CA its server certificate chains to")
+
+    @property
+    def has_trusted_keys(self) -> bool:
+        return bool(self.trusted_jwks) or self.trusted_jwks_url is not None
 
 
 _UNSAFE = re.compile(r"[^\x20-\x21\x23-\x5b\x5d-\x7e]")
@@ -104,7 +115,10 @@ class _Ees:
     def __init__(self, settings: EesSettings, behaviour: EesBehaviour) -> None:
         self.settings, self.behaviour, self.realm = settings, behaviour, settings.fqdn
         self.verifier: TokenVerifier | None = None
-        if settings.trusted_issuer and settings.trusted_jwks:
+        if settings.trusted_issuer and settings.has_trusted_keys:
+            remote = None
+            if settings.trusted_jwks_url is not None and settings.trusted_jwks_ca is not None:
+                remote = RemoteKeySet(settings.trusted_jwks_url, ca_pem=settings.trusted_jwks_ca)
             audience = {"own": settings.fqdn, "wrong": f"wrong-audience.{settings.fqdn}", "none": None}
             self.verifier = TokenVerifier(
                 issuer=settings.trusted_issuer,
@@ -114,17 +128,8 @@ class _Ees:
                 leeway=settings.leeway,
                 accept_alg_none=behaviour.accepts_alg_none,
                 check_exp=behaviour.checks_exp,
-                leniency=Leniency(
-                    skip_signature=not behaviour.verifies_signature,
-                    hmac_with_public_key=behaviour.accepts_hmac_with_public_key,
-                    embedded_jwk=behaviour.trusts_embedded_jwk,
-                    fetch_jku=behaviour.fetches_jku,
-                    ignore_kid=not behaviour.resolves_kid,
-                    require_exp=behaviour.requires_exp,
-                    check_nbf=behaviour.checks_nbf,
-                    issuer_match=behaviour.issuer_match,
-                    crash_on_malformed=behaviour.crashes_on_malformed_token,
-                ),
+                leniency=behaviour.token,
+                remote=remote,
             )
 
     async def register(self, request: Request) -> Response:
@@ -146,7 +151,9 @@ class _Ees:
         check_gpsi(body, eec, enforce_binding=self.behaviour.looks_at_ueid)
         if self.behaviour.validates_request:
             check_schema(body, "EECRegistration")
-        if self.settings.authorization == "token":
+        if self.settings.authorization == "token" and self.verifier and self.verifier.remote:
+            await run_in_threadpool(self._authorize_by_token, request, eec)  # may fetch the JWKS: off the loop
+        elif self.settings.authorization == "token":
             self._authorize_by_token(request, eec)
         else:
             self._authorize_locally(request, eec)

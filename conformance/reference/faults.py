@@ -51,6 +51,8 @@ class TlsBehaviour:
     """True: TLS 1.0 and 1.1 are negotiated too."""
     legacy_certificate_for: str | None = None
     """A name: TLS 1.2 clients get an RSA server certificate for that name instead of the FQDN."""
+    certificate_for: str | None = None
+    """A name: every client gets a server certificate for that name instead of the FQDN."""
 
 
 @dataclass(frozen=True)
@@ -95,10 +97,38 @@ class EcsBehaviour:
     """``token_type`` of the token endpoint's responses (RFC 6750 4)."""
     accepts_any_grant_type: bool = False
     """True: the token endpoint issues a token whatever grant_type says."""
+    verifies_client_assertion: bool = True
+    """False: a private_key_jwt assertion's signature is not verified (its claims still are)."""
+    checks_client_assertion_exp: bool = True
+    """False: a private_key_jwt assertion is accepted however long ago it expired."""
+    matches_registered_cert: bool = True
+    """False: any self-signed certificate the TLS layer let through authenticates any client_id."""
     validates_gpsi_form: bool = True
     """False: a ueId that is not a GPSI is ignored, as if absent (the EEC is served)."""
     validates_request: bool = True
     """False: the body is used unchecked; a missing or mistyped member crashes the handler (500)."""
+
+
+@dataclass(frozen=True)
+class Leniency:
+    """Ways a sloppy verifier goes wrong; all off by default. Only the reference's faults set them."""
+
+    skip_signature: bool = False
+    """Decode without verifying any signature (ees.ignores-signature)."""
+    hmac_with_public_key: bool = False
+    """Verify ``HS*`` tokens keyed with a trusted key's public PEM (CVE-2016-10555)."""
+    embedded_jwk: bool = False
+    """Verify with the key in the ``jwk`` header (CVE-2018-0114)."""
+    fetch_jku: bool = False
+    """Fetch the ``jku`` URL (an SSRF, RFC 8725 3.10), though without trusting what comes back."""
+    ignore_kid: bool = False
+    """Try every trusted key whatever the ``kid`` says (an unknown ``kid`` is accepted)."""
+    require_exp: bool = True
+    check_nbf: bool = True
+    issuer_match: Literal["exact", "loose"] = "exact"
+    """``loose``: compare ``iss`` case-insensitively, without a scheme or a trailing dot."""
+    crash_on_malformed: bool = False
+    """A token that is not a JWS compact serialization raises an unhandled error (500)."""
 
 
 @dataclass(frozen=True)
@@ -115,19 +145,11 @@ class EesBehaviour:
     checks_sub: bool = True
     fails_open_to_local_policy: bool = False
     local_policy: Literal["enforced", "refuses-everyone", "skipped", "bypassed-by-token"] = "enforced"
-    # token validation (EES suite, issue 8)
-    verifies_signature: bool = True
-    accepts_hmac_with_public_key: bool = False
-    trusts_embedded_jwk: bool = False
-    fetches_jku: bool = False
-    resolves_kid: bool = True
-    requires_exp: bool = True
-    checks_nbf: bool = True
-    issuer_match: Literal["exact", "loose"] = "exact"
+    token: Leniency = Leniency()
+    """How the token verifier goes wrong (the faults of the EES suite's token attack catalogue)."""
     checks_scope: bool = True
     checks_client_id: bool = True
     token_in_query: bool = False
-    crashes_on_malformed_token: bool = False
     lenient_gpsi: bool = False
     checks_member_types: bool = True
     validates_gpsi_form: bool = True
@@ -186,9 +208,12 @@ _CATALOGUE: tuple[Fault, ...] = (
         "no-client-authentication",
         "TLS never asks for a client certificate; the EEC is whoever the body's eecId claims to be.",
         ("{R}-TLS-01", "{R}-TLS-02", "{R}-TLS-03"),
-        also_breaks=tuple(
-            (f"{r}-TLS-04", "a server that asks for no certificate checks none of its key usages either")
-            for r in ("ECS", "EES")
+        also_breaks=(
+            *(
+                (f"{r}-TLS-04", "a server that asks for no certificate checks none of its key usages either")
+                for r in ("ECS", "EES")
+            ),
+            ("ECS-TOK-10", "a token endpoint that asks for no certificate cannot tell a registered self-signed one"),
         ),
         effect={"tls.client_auth": "none", "identifies_eec_by_certificate": False},
     ),
@@ -215,6 +240,14 @@ _CATALOGUE: tuple[Fault, ...] = (
         "To TLS 1.2 clients the ECS presents a stale RSA certificate for another name (TLS 1.3 gets the right one).",
         ("ECS-TLS-05",),
         effect={"tls.legacy_certificate_for": "old-ecs.reference.test"},
+    ),
+    Fault(
+        "ecs.server-certificate-for-another-name",
+        "Every client, on TLS 1.2 and 1.3, gets a server certificate for another name: nothing is served "
+        "to an EEC that verifies it (the sanity probe fails; the TLS profile case judges the certificate).",
+        ("ECS-TLS-05",),
+        probe_fails=True,
+        effect={"tls.certificate_for": "other-ecs.reference.test"},
     ),
     Fault(
         "ecs.skips-gpsi-check",
@@ -350,6 +383,24 @@ _CATALOGUE: tuple[Fault, ...] = (
         effect={"accepts_any_grant_type": True},
     ),
     Fault(
+        "ecs.accepts-any-client-assertion",
+        "private_key_jwt: the client assertion's signature is not verified, so any key will do.",
+        ("ECS-TOK-10",),
+        effect={"verifies_client_assertion": False},
+    ),
+    Fault(
+        "ecs.accepts-expired-client-assertion",
+        "private_key_jwt: a client assertion is accepted however long ago its exp passed.",
+        ("ECS-TOK-10",),
+        effect={"checks_client_assertion_exp": False},
+    ),
+    Fault(
+        "ecs.accepts-unregistered-self-signed-cert",
+        "self_signed_tls_client_auth: the certificate is not compared with the one registered for client_id.",
+        ("ECS-TOK-10",),
+        effect={"matches_registered_cert": False},
+    ),
+    Fault(
         "ecs.ignores-malformed-gpsi",
         "A ueId that is not a well-formed GPSI is ignored as if absent: the EEC is served, with tokens.",
         ("ECS-GPSI-02",),
@@ -429,49 +480,49 @@ _CATALOGUE: tuple[Fault, ...] = (
         "ees.ignores-signature",
         "The EES decodes tokens without verifying the signature (tampered, stripped, zero or foreign signatures pass).",
         ("EES-TOK-03", "EES-TOK-10"),
-        effect={"verifies_signature": False},
+        effect={"token.skip_signature": True},
     ),
     Fault(
         "ees.accepts-hs256-with-public-key",
         "HS256 tokens are verified with the trusted ECS public key (PEM) as the HMAC secret (CVE-2016-10555).",
         ("EES-TOK-03",),
-        effect={"accepts_hmac_with_public_key": True},
+        effect={"token.hmac_with_public_key": True},
     ),
     Fault(
         "ees.trusts-embedded-jwk",
         "A token carrying a 'jwk' header is verified with that key (CVE-2018-0114).",
         ("EES-TOK-03",),
-        effect={"trusts_embedded_jwk": True},
+        effect={"token.embedded_jwk": True},
     ),
     Fault(
         "ees.fetches-jku",
         "The EES fetches the token's 'jku' URL (then refuses the token): an SSRF, RFC 8725 3.10.",
         ("EES-TOK-03",),
-        effect={"fetches_jku": True},
+        effect={"token.fetch_jku": True},
     ),
     Fault(
         "ees.accepts-unknown-kid",
         "A 'kid' naming no trusted key is ignored: every trusted key is tried.",
         ("EES-TOK-03",),
-        effect={"resolves_kid": False},
+        effect={"token.ignore_kid": True},
     ),
     Fault(
         "ees.accepts-no-exp",
         "A token without 'exp' is accepted (an expired one is still refused).",
         ("EES-TOK-04",),
-        effect={"requires_exp": False},
+        effect={"token.require_exp": False},
     ),
     Fault(
         "ees.ignores-nbf",
         "A token whose 'nbf' lies in the future is accepted.",
         ("EES-TOK-04",),
-        effect={"checks_nbf": False},
+        effect={"token.check_nbf": False},
     ),
     Fault(
         "ees.loose-iss-match",
         "'iss' is compared case-insensitively, ignoring a scheme and a trailing dot.",
         ("EES-TOK-06",),
-        effect={"issuer_match": "loose"},
+        effect={"token.issuer_match": "loose"},
     ),
     Fault(
         "ees.ignores-scope",
@@ -495,7 +546,7 @@ _CATALOGUE: tuple[Fault, ...] = (
         "ees.500-on-malformed-token",
         "A token that is not a JWS compact serialization crashes the token parser (500).",
         ("EES-TOK-11",),
-        effect={"crashes_on_malformed_token": True},
+        effect={"token.crash_on_malformed": True},
     ),
     Fault(
         "ees.ignores-malformed-gpsi",
@@ -522,6 +573,14 @@ _CATALOGUE: tuple[Fault, ...] = (
         "To TLS 1.2 clients the EES presents a stale RSA certificate for another name (TLS 1.3 gets the right one).",
         ("EES-TLS-05",),
         effect={"tls.legacy_certificate_for": "old-ees.reference.test"},
+    ),
+    Fault(
+        "ees.server-certificate-for-another-name",
+        "Every client, on TLS 1.2 and 1.3, gets a server certificate for another name: nothing is served "
+        "to an EEC that verifies it (the sanity probe fails; the TLS profile case judges the certificate).",
+        ("EES-TLS-05",),
+        probe_fails=True,
+        effect={"tls.certificate_for": "other-ees.reference.test"},
     ),
     Fault(
         "ees.lenient-gpsi",

@@ -9,7 +9,8 @@ service names), ``aud`` (EES FQDN) and ``exp``.
 ``iat`` and ``jti`` per RFC 9068). :class:`TokenVerifier` is deliberately small and strict
 (RFC 8725): the algorithm comes from an allow-list that can never hold ``none`` or HMAC, keys
 come only from the configured JWKS (``jku``/``x5u``/``jwk``/``x5c`` headers are never fetched or
-used), a ``kid`` must name a trusted key, and every claim has its type checked.
+used), a ``kid`` must name a trusted key, and every claim has its type checked. The trusted keys
+are given, or fetched from one configured JWKS URL (:class:`~.remote_jwks.RemoteKeySet`), or both.
 """
 
 from __future__ import annotations
@@ -23,8 +24,7 @@ import re
 import time
 import uuid
 from collections.abc import Collection, Mapping
-from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Protocol
 
 import httpx
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -38,7 +38,7 @@ from joserfc import jws, jwt
 from joserfc.errors import JoseError
 from joserfc.jwk import ECKey, JWKRegistry, Key, KeySet, RSAKey
 
-from conformance.reference.faults import TokenBehaviour
+from conformance.reference.faults import Leniency, TokenBehaviour
 
 MAX_TOKEN_CHARS = 8192
 _B64URL = re.compile(r"[A-Za-z0-9_-]*")
@@ -82,26 +82,12 @@ def published_jwks(pem: bytes, kid: str, behaviour: TokenBehaviour | None = None
     return dict(KeySet([signing_key(pem, kid)]).as_dict(private=private))
 
 
-@dataclass(frozen=True)
-class Leniency:
-    """Ways a sloppy verifier goes wrong; all off by default. Only the reference's faults set them."""
+class KeySource(Protocol):
+    """Trusted keys from elsewhere (a JWKS URL): cached, refreshed when a ``kid`` is unknown."""
 
-    skip_signature: bool = False
-    """Decode without verifying any signature (ees.ignores-signature)."""
-    hmac_with_public_key: bool = False
-    """Verify ``HS*`` tokens keyed with a trusted key's public PEM (CVE-2016-10555)."""
-    embedded_jwk: bool = False
-    """Verify with the key in the ``jwk`` header (CVE-2018-0114)."""
-    fetch_jku: bool = False
-    """Fetch the ``jku`` URL (an SSRF, RFC 8725 3.10), though without trusting what comes back."""
-    ignore_kid: bool = False
-    """Try every trusted key whatever the ``kid`` says (an unknown ``kid`` is accepted)."""
-    require_exp: bool = True
-    check_nbf: bool = True
-    issuer_match: Literal["exact", "loose"] = "exact"
-    """``loose``: compare ``iss`` case-insensitively, without a scheme or a trailing dot."""
-    crash_on_malformed: bool = False
-    """A token that is not a JWS compact serialization raises an unhandled error (500)."""
+    def current_keys(self) -> list[Key]: ...
+
+    def refresh_for_unknown_kid(self) -> list[Key]: ...
 
 
 class TokenMinter:
@@ -160,7 +146,8 @@ def _b64_json(value: dict[str, Any]) -> str:
 class TokenVerifier:
     """Verifies access tokens for one resource server: signature, then claims.
 
-    ``audience=None`` skips the ``aud`` check, ``check_exp=False`` the ``exp`` check and
+    ``jwks`` are the keys given; ``remote`` adds the keys of a configured JWKS URL, fetched when
+    needed. ``audience=None`` skips the ``aud`` check, ``check_exp=False`` the ``exp`` check and
     ``accept_alg_none`` the signature of ``alg: none`` tokens: they exist only for the
     reference's named faults.
     """
@@ -169,21 +156,30 @@ class TokenVerifier:
         self,
         *,
         issuer: str,
-        jwks: Mapping[str, Any],
+        jwks: Mapping[str, Any] | None,
         audience: str | None,
         algorithms: Collection[str],
         leeway: int = 30,
         accept_alg_none: bool = False,
         check_exp: bool = True,
-        leniency: Leniency = Leniency(),
+        leniency: Leniency | None = None,
+        remote: KeySource | None = None,
     ) -> None:
         check_signature_algorithms(algorithms)
+        if not jwks and remote is None:
+            raise ValueError("a verifier needs trusted keys: a JWKS, a JWKS URL or both")
         self.issuer, self.audience, self.leeway = issuer, audience, leeway
         self.algorithms, self.accept_alg_none = frozenset(algorithms), accept_alg_none
-        self.check_exp, self.lenient = check_exp, leniency
-        self.keys: list[Key] = list(KeySet.import_key_set(dict(jwks)).keys)  # type: ignore[arg-type]
-        if any(key.key_type not in _KEY_TYPES.values() for key in self.keys):
+        self.check_exp, self.lenient = check_exp, leniency or Leniency()
+        given = KeySet.import_key_set(dict(jwks)).keys if jwks else []  # type: ignore[arg-type]
+        self.given_keys: list[Key] = list(given)
+        if any(key.key_type not in _KEY_TYPES.values() for key in self.given_keys):
             raise ValueError("the trusted JWKS may hold only EC and RSA keys (no 'oct' secrets)")
+        self.remote = remote
+
+    def trusted_keys(self) -> list[Key]:
+        """The given keys and, with a JWKS URL, its cached (or freshly fetched) keys."""
+        return self.given_keys + (self.remote.current_keys() if self.remote else [])
 
     def verify(self, token: str) -> dict[str, Any]:
         """The claims of a token whose signature, issuer, audience and times are valid."""
@@ -255,7 +251,7 @@ class TokenVerifier:
         digest = {"HS256": hashlib.sha256, "HS384": hashlib.sha384, "HS512": hashlib.sha512}.get(alg)
         if digest is None:
             raise InvalidToken(f"alg {alg} is not accepted")
-        for key in self.keys:
+        for key in self.trusted_keys():
             if not isinstance(key, ECKey | RSAKey):
                 continue
             mac = hmac.new(key.as_pem(private=False), signing_input.encode("ascii"), digest).digest()
@@ -274,12 +270,16 @@ class TokenVerifier:
 
     def _candidate_keys(self, header: Mapping[str, Any], alg: str) -> list[Key]:
         """Trusted keys of the algorithm's type, narrowed to the ``kid`` when there is one."""
-        keys = [key for key in self.keys if key.key_type == _KEY_TYPES[alg[:2]]]
+        key_type = _KEY_TYPES[alg[:2]]
+        keys = [key for key in self.trusted_keys() if key.key_type == key_type]
         if "kid" not in header or self.lenient.ignore_kid:
             return keys
-        if not isinstance(header["kid"], str):
+        kid = header["kid"]
+        if not isinstance(kid, str):
             raise InvalidToken("kid is not a string")
-        named = [key for key in keys if key.kid == header["kid"]]
+        named = [key for key in keys if key.kid == kid]
+        if not named and self.remote is not None:  # the issuer may have rotated its key: fetch again (rate-limited)
+            named = [k for k in self.remote.refresh_for_unknown_kid() if k.key_type == key_type and k.kid == kid]
         if not named:
             raise InvalidToken("kid does not name a trusted key")
         return named

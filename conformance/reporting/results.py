@@ -93,6 +93,25 @@ class CaseRecord:
         }
 
 
+    def to_wire(self) -> dict[str, Any]:
+        """Every field, in plain JSON types: what a pytest-xdist worker sends its controller.
+
+        Unlike :meth:`to_json` (the results.json form) nothing is derived or dropped, so
+        :meth:`from_wire` gives back an equal record."""
+        wire = asdict(self)
+        for r in wire["requirements"]:
+            r["verdict"] = r["verdict"].value if r["verdict"] is not None else None
+        return wire
+
+    @classmethod
+    def from_wire(cls, wire: dict[str, Any]) -> CaseRecord:
+        judged = [
+            RequirementVerdict(**{**r, "verdict": Verdict(r["verdict"]) if r["verdict"] is not None else None})
+            for r in wire["requirements"]
+        ]
+        return cls(**{**wire, "requirements": judged})
+
+
 def _requirement_json(r: RequirementVerdict) -> dict[str, Any]:
     deviation = {"reason": r.deviation, "stale": r.stale} if r.deviation is not None else None
     return {

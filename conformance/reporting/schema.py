@@ -12,8 +12,6 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-import jsonschema
-
 SCHEMA_VERSION = 1
 VERDICTS = ("PASS", "FAIL", "WARN", "N/A", "INCONCLUSIVE", "ERROR")
 """Every verdict, in the order reports list them."""
@@ -41,6 +39,8 @@ def schema() -> dict[str, Any]:
 
 @functools.cache
 def _validator() -> Any:
+    import jsonschema  # on first use: ~80 ms, and a run that writes its own record never validates it
+
     cls = jsonschema.validators.validator_for(schema())
     cls.check_schema(schema())
     return cls(schema(), format_checker=cls.FORMAT_CHECKER)

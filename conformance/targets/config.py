@@ -51,6 +51,7 @@ from conformance.targets.model import (
     FUZZ_SEED,
     HTTP_VERSIONS,
     MAX_FUZZ_EXAMPLES,
+    TOKEN_CLIENT_AUTHS,
     Authorization,
     CandidateEes,
     ClientAuth,
@@ -58,6 +59,9 @@ from conformance.targets.model import (
     EecIdentity,
     EecRole,
     HttpVersion,
+    PskConfig,
+    PskHash,
+    PskTlsVersion,
     Role,
     TargetConfig,
     TokenClientAuth,
@@ -75,12 +79,14 @@ _AUTHORIZATIONS: Final[tuple[Authorization, ...]] = ("token", "local")
 _EEC_ROLES: Final[tuple[EecRole, ...]] = ("authorized", "unauthorized", "second")
 _SOURCES: Final[tuple[Literal["harness", "vendor"], ...]] = ("harness", "vendor")
 _BINDINGS: Final[tuple[Literal["response", "token-endpoint"], ...]] = ("response", "token-endpoint")
-_TOKEN_CLIENT_AUTHS: Final[tuple[TokenClientAuth, ...]] = (
-    "tls_client_auth",
-    "client_secret_basic",
-    "client_secret_post",
-)
+_TOKEN_CLIENT_AUTHS: Final[tuple[TokenClientAuth, ...]] = TOKEN_CLIENT_AUTHS
 _TOKEN_SELECT: Final[tuple[Literal["resource", "scope", "audience"], ...]] = ("resource", "scope", "audience")
+_PSK_HASHES: Final[tuple[PskHash, ...]] = ("sha256", "sha384")
+_PSK_TLS_VERSIONS: Final[tuple[PskTlsVersion, ...]] = ("1.3", "1.2")
+PSK_KEY_FILE_BYTES: Final = 4096
+"""The most read from a ``key_file``: a PSK in hex is 64 or 96 characters."""
+PSK_KEY_BYTES: Final = (16, 256)
+"""Shortest and longest PSK accepted: 128 bits at least (RFC 9257 6); K_AF and Ks_NAF are 256 bits."""
 _ALGORITHMS: Final = ASYMMETRIC_ALGORITHMS
 """Asymmetric JWS algorithms only: an EES verifies ECS tokens with a public key (RFC 8725 3.1)."""
 
@@ -379,6 +385,7 @@ def load_target(path: Path, *, material_must_exist: bool = True) -> TargetConfig
         timeout=target.number("timeout", 5.0, low=0, high=120),
         http_versions=_http_versions(target),
         request_template=target.file("request_template", values.request_template, None),
+        psk=_psk(target, role),
         client_certs=client_certs,
         harness_material=harness.material("material", must_exist=material_must_exist),
         fuzz_seed=harness.positive_int("fuzz_seed", FUZZ_SEED),
@@ -387,7 +394,9 @@ def load_target(path: Path, *, material_must_exist: bool = True) -> TargetConfig
         deviations=_deviations(doc, role),
         extra=_extra(doc.table("extra", required=False)),
     )
-    return _with_ees(config, doc.table("ees")) if role == "ees" else _with_ecs(config, doc.table("ecs"))
+    config = _with_ees(config, doc.table("ees")) if role == "ees" else _with_ecs(config, doc.table("ecs"))
+    _check_oauth_credentials(doc, config)
+    return config
 
 
 def load_targets(paths: Iterable[Path]) -> list[TargetConfig]:
@@ -417,6 +426,78 @@ def _fuzz_examples(t: _Table) -> int:
     if count > MAX_FUZZ_EXAMPLES:
         t.fail("fuzz_examples", f"{count} is too many", f"use at most {MAX_FUZZ_EXAMPLES} (each is one request)")
     return count
+def _psk(target: _Table, role: Role) -> PskConfig | None:
+    """``[target.psk]``: the external PSK (identity and key) the ECS accepts, or None."""
+    if not target.has("psk"):
+        return None
+    if role != "ecs":
+        because = "the catalogue has a PSK requirement for the ECS only, ECS-TLS-07"
+        target.fail("psk", f"not allowed for role = {role!r} ({because})", "remove the [target.psk] table")
+    t = target.table("psk")
+    if t.has("key_env") == t.has("key_file"):
+        t.fail("", "needs exactly one of key_env and key_file", 'set key_env = "ENV_VAR" (hex) or key_file = "psk.hex"')
+    identity = t.text("identity", check=_psk_identity)
+    key_env, key_file = t.text("key_env", None, values.ENV_NAME), t.text("key_file", None)
+    port = t.positive_int("port", 1) if t.has("port") else None
+    if port is not None and port > 65535:
+        t.fail("port", f"{port} is not a TCP port", "use the port of the PSK listener, 1 to 65535")
+    key = _psk_key_from_env(t, key_env) if key_env is not None else _psk_key_from_file(t)
+    return PskConfig(
+        identity=identity,
+        key_env=key_env,
+        key_file=None if key_file is None else (t.base / key_file).resolve(),
+        hash=t.choice("hash", _PSK_HASHES, "sha256"),
+        port=port,
+        tls_version=t.choice("tls_version", _PSK_TLS_VERSIONS, "1.3"),
+        key=key,
+    )
+
+
+def _psk_identity(value: str) -> None:
+    """A TLS 1.3 PskIdentity.identity is 1 to 65535 bytes (RFC 8446 4.2.11), sent in clear."""
+    if len(value.encode("utf-8")) > 65535:
+        raise files.Invalid("is longer than 65535 bytes (RFC 8446 4.2.11)", "give the A-KID or B-TID the ECS expects")
+
+
+def _psk_key_from_env(t: _Table, variable: str) -> bytes:
+    value = os.environ.get(variable)
+    if value is None:
+        t.fail(
+            "key_env", f"environment variable {variable!r} is not set", "export it with the PSK as hex before the run"
+        )
+    return _psk_key(t, "key_env", value, f"environment variable {variable!r}")
+
+
+def _psk_key_from_file(t: _Table) -> bytes:
+    written = t.data["key_file"]
+    path = (t.base / t.text("key_file")).resolve()
+    try:
+        data = files.read_regular_file(path, limit=PSK_KEY_FILE_BYTES)
+    except files.Missing:
+        t.fail("key_file", f"{written!r} does not exist ({path})", f"give a path relative to {t.base}, or absolute")
+    except files.Invalid as invalid:
+        t.fail("key_file", f"{written!r} {invalid.problem} ({path})", invalid.fix)
+    try:
+        text = data.decode("ascii")
+    except UnicodeDecodeError:
+        t.fail("key_file", f"{written!r} is not hex text", "write the key as hex digits (openssl rand -hex 32 > FILE)")
+    return _psk_key(t, "key_file", text, repr(written))
+
+
+def _psk_key(t: _Table, name: str, text: str, where: str) -> bytes:
+    """The key written as hex in ``text``; the value itself never appears in a message."""
+    digits = "".join(text.split())
+    if not digits:
+        t.fail(name, f"{where} is empty", "give the PSK as hex digits (openssl rand -hex 32)")
+    try:
+        key = bytes.fromhex(digits)
+    except ValueError:
+        t.fail(name, f"{where} does not hold hex digits", "write the key as hex digits (openssl rand -hex 32)")
+    low, high = PSK_KEY_BYTES
+    if not low <= len(key) <= high:
+        problem = f"{where} holds a {len(key)}-byte key"
+        t.fail(name, problem, f"give {low} to {high} bytes (K_AF and Ks_NAF are 32 bytes: 64 hex digits)")
+    return key
 
 
 def _extra(t: _Table) -> dict[str, str]:
@@ -447,7 +528,47 @@ def _eec(t: _Table, *, vendor_certs: bool) -> EecIdentity:
     variable, passphrase = t.passphrase("key_passphrase_env")
     if cert is not None and key is not None:
         _check_key_pair(t, cert, key, passphrase)
-    return EecIdentity(role, eec_id, gpsi, cert, key, key_passphrase_env=variable, key_passphrase=passphrase)
+    oauth_key, oauth_cert = _oauth_credential(t)
+    return EecIdentity(
+        role,
+        eec_id,
+        gpsi,
+        cert,
+        key,
+        key_passphrase_env=variable,
+        key_passphrase=passphrase,
+        oauth_key=oauth_key,
+        oauth_cert=oauth_cert,
+    )
+
+
+def _oauth_credential(t: _Table) -> tuple[Path | None, Path | None]:
+    """The EEC's OAuth client key and its registered self-signed certificate, checked to belong together."""
+    if t.has("oauth_cert"):
+        t.need("oauth_key", "oauth_cert is given: the harness needs its private key to present it")
+    key, cert = t.file("oauth_key", values.PRIVATE_KEY, None), t.file("oauth_cert", values.CERTIFICATE, None)
+    if key is not None:
+        _oauth_private_key(t, key)
+    if cert is None or key is None:
+        return key, cert
+    try:
+        leaf = values.leaf_certificate(t.read("oauth_cert", cert))
+    except files.Invalid as invalid:
+        t.fail("oauth_cert", f"{t.data['oauth_cert']!r} {invalid.problem}", invalid.fix)
+    if not values.is_self_signed(leaf):
+        problem = f"{t.data['oauth_cert']!r} is not self-signed (issuer {leaf.issuer.rfc4514_string()})"
+        t.fail("oauth_cert", problem, "give the self-signed certificate the ECS registered for this EEC (RFC 8705 2.2)")
+    if not values.same_public_key(_oauth_private_key(t, key), leaf):
+        problem = f"{t.data['oauth_key']!r} does not match the public key of {t.data['oauth_cert']!r}"
+        t.fail("oauth_key", problem, "give the private key of that certificate")
+    return key, cert
+
+
+def _oauth_private_key(t: _Table, path: Path) -> PrivateKeyTypes:
+    try:
+        return values.private_key(t.read("oauth_key", path), None, t.data["oauth_key"], t.key("oauth_key"))
+    except files.Invalid as invalid:
+        t.fail("oauth_key", invalid.problem, "give an unencrypted PEM private key (PKCS#8, SEC1 or PKCS#1)")
 
 
 def _check_key_pair(t: _Table, cert: Path, key: Path, passphrase: bytes | None) -> None:
@@ -608,6 +729,8 @@ def _token_delivery(t: _Table) -> TokenDelivery:
     endpoint_only = (
         "token_url",
         "client_auth",
+        "other_client_auths",
+        "assertion_alg",
         "client_id",
         "client_secret_env",
         "select",
@@ -620,21 +743,88 @@ def _token_delivery(t: _Table) -> TokenDelivery:
     for name in response_only if binding == "token-endpoint" else endpoint_only:
         t.forbid(name, f'binding = "{binding}" does not use it', "remove it, or correct the binding")
     client_auth = t.choice("client_auth", _TOKEN_CLIENT_AUTHS, "tls_client_auth")
-    if client_auth.startswith("client_secret_"):
-        t.need("client_secret_env", f'client_auth = "{client_auth}"')
+    others = _other_client_auths(t, client_auth)
+    secret = next((m for m in (client_auth, *others) if m.startswith("client_secret_")), None)
+    if secret is not None:
+        t.need("client_secret_env", f'client_auth = "{secret}"' if secret == client_auth else f'"{secret}" is declared')
     else:
         t.forbid("client_secret_env", f'client_auth = "{client_auth}" sends no secret', "remove it")
+    if "private_key_jwt" not in (client_auth, *others):
+        t.forbid("assertion_alg", "only private_key_jwt signs a client assertion", "remove it")
     return TokenDelivery(
         binding=binding,
         member=t.text("member", "accessToken", values.MEMBER),
         token_url=t.text("token_url", None, values.https_url),
         client_auth=client_auth,
+        other_client_auths=others,
+        assertion_alg=t.choice("assertion_alg", _ALGORITHMS) if t.has("assertion_alg") else None,
         client_id=t.text("client_id", None),
         client_secret_env=t.text("client_secret_env", None, values.ENV_NAME),
         select=t.choice("select", _TOKEN_SELECT, "resource"),
         server_name=t.text("server_name", None, values.FQDN),
         trust_anchor=t.file("trust_anchor", values.CERTIFICATE, None),
     )
+
+
+def _other_client_auths(t: _Table, client_auth: TokenClientAuth) -> tuple[TokenClientAuth, ...]:
+    if not t.has("other_client_auths"):
+        return ()
+    listing = "use " + ", ".join(f'"{m}"' for m in _TOKEN_CLIENT_AUTHS)
+    chosen = t.strings("other_client_auths", values.one_of(_TOKEN_CLIENT_AUTHS, "client authentication method"))
+    if client_auth in chosen or len(set(chosen)) != len(chosen):
+        t.fail("other_client_auths", "repeats a method", f"list each method once, client_auth not again ({listing})")
+    return tuple(m for c in chosen for m in _TOKEN_CLIENT_AUTHS if m == c)
+
+
+_OAUTH_CREDENTIAL_USERS: Final[dict[str, tuple[TokenClientAuth, ...]]] = {
+    "oauth_key": ("private_key_jwt", "self_signed_tls_client_auth"),
+    "oauth_cert": ("self_signed_tls_client_auth",),
+}
+"""Which ``[[eec]]`` OAuth credential each token-endpoint client authentication method uses."""
+
+
+def _check_oauth_credentials(doc: _Table, config: TargetConfig) -> None:
+    """Each declared method's credential on the [[eec]] tables: present where the suite needs it
+    (the authorized EEC), usable, and declared only when a method uses it."""
+    delivery = config.token_delivery
+    methods = delivery.client_auths if delivery is not None and delivery.binding == "token-endpoint" else ()
+    delivery_table = doc.table("ecs").table("token_delivery") if methods else None
+    for t, eec in zip(doc.tables("eec"), config.eecs, strict=True):
+        if "self_signed_tls_client_auth" in methods and eec.role == "authorized":
+            t.need("oauth_cert", 'ecs.token_delivery declares "self_signed_tls_client_auth"')
+        if "private_key_jwt" in methods:
+            _check_assertion_key(t, eec, config, delivery_table)
+        for name, users in _OAUTH_CREDENTIAL_USERS.items():
+            if not any(m in methods for m in users):
+                because = f"no ecs.token_delivery client authentication uses it ({' or '.join(users)})"
+                t.forbid(name, because, "remove it, or declare that method in ecs.token_delivery")
+
+
+def _check_assertion_key(t: _Table, eec: EecIdentity, config: TargetConfig, delivery: _Table | None) -> None:
+    """``private_key_jwt``: the EEC's key (``oauth_key``, else its vendor TLS key) signs the declared algorithm."""
+    if eec.oauth_key is None and eec.key is None:
+        if eec.role == "authorized":
+            because = 'ecs.token_delivery declares "private_key_jwt" and the harness issues the TLS certificates'
+            t.need("oauth_key", because)
+        return
+    name, passphrase = ("oauth_key", None) if eec.oauth_key is not None else ("key", eec.key_passphrase)
+    path = eec.oauth_key or eec.key
+    assert path is not None
+    try:
+        key = as_signing_key(values.private_key(t.read(name, path), passphrase, t.data[name], t.key(name)))
+    except (PeerError, files.Invalid) as exc:
+        t.fail(name, f"{t.data[name]!r} cannot sign a client assertion ({exc})", "give an EC, RSA or Ed25519 key")
+    algorithm = config.token_delivery.assertion_alg if config.token_delivery else None
+    if algorithm is None:
+        try:
+            default_algorithm(key)
+        except PeerError as exc:
+            t.fail(name, f"{t.data[name]!r}: {exc}", "give an EC P-256/P-384/P-521, RSA or Ed25519 key")
+        return
+    misfit = algorithm_misfit(key, algorithm)
+    if misfit is not None and delivery is not None:
+        problem = f"{algorithm!r} does not fit {t.key(name)} {t.data[name]!r}, {describe_key(key)} ({misfit})"
+        delivery.fail("assertion_alg", problem, f'set assertion_alg = "{default_algorithm(key)}", or remove it')
 
 
 def _token_keys(t: _Table) -> TokenKeys:

@@ -15,6 +15,8 @@ ClientAuth = Literal["mutual-certificate", "server-certificate", "psk"]
 Authorization = Literal["token", "local"]
 EecRole = Literal["authorized", "unauthorized", "second"]
 HttpVersion = Literal["2", "1.1"]
+PskHash = Literal["sha256", "sha384"]
+PskTlsVersion = Literal["1.3", "1.2"]
 HTTP_VERSIONS: tuple[HttpVersion, ...] = ("2", "1.1")
 ALPN_IDS: dict[HttpVersion, str] = {"2": "h2", "1.1": "http/1.1"}
 """The ALPN protocol ID (RFC 7301) that offers each HTTP version over TLS."""
@@ -44,6 +46,13 @@ class EecIdentity:
     """The environment variable that holds the passphrase of an encrypted ``key``."""
     key_passphrase: bytes | None = field(default=None, repr=False)
     """Its value, read when the declaration loads; never written back to a declaration."""
+    oauth_key: Path | None = None
+    """The private key (PEM) of the EEC as an OAuth client at the token endpoint, whose public half
+    the ECS registered: it signs ``private_key_jwt`` assertions, and is the key of ``oauth_cert``.
+    Default for ``private_key_jwt``: ``key`` (the vendor TLS client certificate's key)."""
+    oauth_cert: Path | None = None
+    """``self_signed_tls_client_auth``: the self-signed certificate (PEM) the ECS registered for
+    this EEC, presented in TLS to the token endpoint with ``oauth_key``."""
 
 
 @dataclass(frozen=True)
@@ -59,7 +68,17 @@ class CandidateEes:
     EES's token, instead of ``token_delivery.member`` in its EESInfo."""
 
 
-TokenClientAuth = Literal["tls_client_auth", "client_secret_basic", "client_secret_post"]
+TokenClientAuth = Literal[
+    "tls_client_auth",
+    "self_signed_tls_client_auth",
+    "private_key_jwt",
+    "client_secret_basic",
+    "client_secret_post",
+]
+TOKEN_CLIENT_AUTHS: tuple[TokenClientAuth, ...] = TokenClientAuth.__args__  # type: ignore[attr-defined]
+"""OAuth client authentication at the token endpoint: RFC 8705 2.1 and 2.2 (the TLS client
+certificate, CA-issued or self-signed and registered), RFC 7523 2.2 / OIDC Core 9 (a JWT the
+client signs with its registered key), RFC 6749 2.3.1 (a client secret)."""
 
 
 @dataclass(frozen=True)
@@ -75,6 +94,12 @@ class TokenDelivery:
     member: str = "accessToken"
     token_url: str | None = None
     client_auth: TokenClientAuth = "tls_client_auth"
+    """The client authentication of every token request the suite makes."""
+    other_client_auths: tuple[TokenClientAuth, ...] = ()
+    """Further methods the token endpoint accepts from the same EECs: each is checked once."""
+    assertion_alg: str | None = None
+    """``private_key_jwt``: the JWS algorithm of the client assertion; default: the key's own
+    (ES256 for P-256, RS256 for RSA)."""
     client_id: str | None = None
     """The OAuth client ID; default: the EEC ID of the requesting EEC."""
     client_secret_env: str | None = None
@@ -86,6 +111,11 @@ class TokenDelivery:
     is at ``base_url``'s host and port, otherwise the host of ``token_url``."""
     trust_anchor: Path | None = None
     """The CA that signs the token endpoint's certificate; default: the target's trust anchor."""
+
+    @property
+    def client_auths(self) -> tuple[TokenClientAuth, ...]:
+        """Every declared client authentication method, ``client_auth`` first."""
+        return (self.client_auth, *self.other_client_auths)
 
 
 @dataclass(frozen=True)
@@ -117,6 +147,28 @@ class TrustedIssuer:
     """Its value, read when the declaration loads; never written back to a declaration."""
     jwks_port: int | None = None
     """A loopback port on which the harness serves the issuer's JWKS and RFC 8414 metadata (HTTPS)."""
+
+
+@dataclass(frozen=True)
+class PskConfig:
+    """An external PSK the target accepts for TLS (TS 33.558 6.2: PSK-based TLS, ECS-TLS-07).
+
+    AKMA (TS 33.535) gives the EEC and the ECS K_AF, GBA (TS 33.220) Ks_(ext)_NAF; the vendor
+    provisions one such key and its identity (the A-KID or B-TID) for the harness. The key comes
+    from ``key_env`` (an environment variable) or ``key_file``, as hex, read when the declaration
+    loads; it is never written back to a declaration nor into evidence.
+    """
+
+    identity: str
+    key_env: str | None = None
+    key_file: Path | None = None
+    hash: PskHash = "sha256"
+    """The hash bound to the PSK (RFC 8446 4.2.11): the server picks a cipher suite with this hash."""
+    port: int | None = None
+    """The port of a listener that serves PSK-based TLS; ``None``: the port of ``base_url``."""
+    tls_version: PskTlsVersion = "1.3"
+    key: bytes = field(default=b"", repr=False)
+    """The key itself, read from ``key_env`` or ``key_file``."""
 
 
 @dataclass(frozen=True)
@@ -155,6 +207,8 @@ class TargetConfig:
     deviations: tuple[Deviation, ...] = ()
     request_template: Path | None = None
     """Optional JSON body the harness starts every ECSServProvReq / EECRegistration from."""
+    psk: PskConfig | None = None
+    """An external PSK the ECS accepts (``[target.psk]``); ``None``: none declared (ECS-TLS-07 N/A)."""
     # ECS only
     candidate_ees: tuple[CandidateEes, ...] = ()
     token_delivery: TokenDelivery | None = None

@@ -20,14 +20,16 @@ __all__ = ["TABLES", "dump_target", "toml_value"]
 # Keys name the model's fields (``material`` excepted), so the writer can read them off the dataclasses.
 TABLES: Final[dict[str, str | None]] = {
     "": "target harness eec ees ecs deviation extra",
-    "target": "name role base_url fqdn trust_anchor client_auth timeout http_versions request_template",
+    "target": "name role base_url fqdn trust_anchor client_auth timeout http_versions request_template psk",
+    "target.psk": "identity key_env key_file hash port tls_version",
     "harness": "client_certs material fuzz_seed fuzz_examples",
-    "eec": "role eec_id gpsi cert key key_passphrase_env",
+    "eec": "role eec_id gpsi cert key key_passphrase_env oauth_key oauth_cert",
     "ees": "authorization service_names token_issuer",
     "ees.token_issuer": "source issuer key key_passphrase_env kid algorithm lifetime jwks_port",
     "ecs": "max_token_lifetime token_delivery token_keys candidate_ees",
     "ecs.token_delivery": (
-        "binding member token_url client_auth client_id client_secret_env select server_name trust_anchor"
+        "binding member token_url client_auth other_client_auths assertion_alg client_id client_secret_env"
+        " select server_name trust_anchor"
     ),
     "ecs.token_keys": "jwks_file jwks_url",
     "ecs.candidate_ees": "ees_id fqdn service_names authorization token_pointer",
@@ -38,6 +40,8 @@ TABLES: Final[dict[str, str | None]] = {
 _ENDPOINT_ONLY: Final = (
     "token_url",
     "client_auth",
+    "other_client_auths",
+    "assertion_alg",
     "client_id",
     "client_secret_env",
     "select",
@@ -75,7 +79,7 @@ def toml_value(value: object, base: Path) -> str:
 
 
 def _block(header: str, values: dict[str, object], base: Path) -> str:
-    lines = [header] + [f"{_toml_key(k)} = {toml_value(v, base)}" for k, v in values.items() if v is not None]
+    lines = [header] + [f"{_toml_key(k)} = {toml_value(v, base)}" for k, v in values.items() if v not in (None, ())]
     return "\n".join(lines)
 
 
@@ -93,7 +97,10 @@ def dump_target(config: TargetConfig) -> str:
     others absolute, so loading the saved text gives back an equal config. Only the sections of
     ``config.role`` are written (the loader refuses the other role's).
     """
-    blocks = [_fields(config, "target"), _fields(config, "harness")]
+    blocks = [_fields(config, "target")]
+    if config.psk is not None:
+        blocks.append(_fields(config.psk, "target.psk"))
+    blocks.append(_fields(config, "harness"))
     blocks += [_fields(eec, "eec") for eec in config.eecs]
     if config.role == "ees":
         blocks.append(_fields(config, "ees"))

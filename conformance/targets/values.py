@@ -15,7 +15,7 @@ from typing import Any
 from urllib.parse import SplitResult, urlsplit
 
 from cryptography import x509
-from cryptography.exceptions import UnsupportedAlgorithm
+from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes
 
@@ -191,6 +191,15 @@ def leaf_certificate(pem: bytes) -> x509.Certificate:
         return x509.load_pem_x509_certificates(pem)[0]
     except ValueError as exc:
         raise Invalid(f"holds no usable PEM certificate ({exc})", "give a PEM certificate chain") from None
+
+
+def is_self_signed(certificate: x509.Certificate) -> bool:
+    """Issued by itself: its issuer is its subject and its own key verifies its signature."""
+    try:
+        certificate.verify_directly_issued_by(certificate)
+    except (ValueError, TypeError, InvalidSignature):
+        return False
+    return True
 
 
 def same_public_key(key: PrivateKeyTypes, certificate: x509.Certificate) -> bool:

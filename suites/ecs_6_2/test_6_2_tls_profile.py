@@ -21,6 +21,7 @@ def test_refuses_tls_below_1_2(ecs, offered):
 
 
 @pytest.mark.req("ECS-TLS-05")
+@pytest.mark.judges_server_certificate
 def test_tls_1_2_and_1_3_with_verifiable_server_certificate(ecs):
     """TLS 1.2 and 1.3 are each tried and recorded; the server chain and name are verified in each."""
     attempts = {}
