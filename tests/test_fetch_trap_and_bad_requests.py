@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import json
 import socket
 import ssl
@@ -15,6 +16,7 @@ import pytest
 from conformance.checks import schema
 from conformance.peers import bad_requests
 from conformance.peers.fetch_trap import FetchTrap
+from conformance.targets.model import FUZZ_EXAMPLES, FUZZ_SEED
 
 
 def test_the_trap_answers_a_fetch_and_records_it() -> None:
@@ -106,3 +108,18 @@ def test_explicit_bodies_break_what_they_say() -> None:
         with pytest.raises(json.JSONDecodeError):
             json.loads(bodies[name][1])
     assert all(what for what, _ in bodies.values())
+
+
+def test_the_draws_for_the_default_seed_are_shipped_for_the_versions_in_use() -> None:
+    """After a schemathesis or Hypothesis bump, or a change to an OpenAPI file or draw_bad_bodies.py,
+    run ``python -m conformance.peers.bad_requests 33558 12`` and commit what it writes."""
+    for schema_name in bad_requests.OPERATIONS:
+        key = bad_requests._cache_key(schema_name, FUZZ_SEED, FUZZ_EXAMPLES)
+        assert (bad_requests._SHIPPED / f"{key}.json.gz").is_file(), f"{key}: not shipped; regenerate (docstring)"
+
+
+def test_the_shipped_draw_is_what_a_fresh_draw_gives(fresh_cache: Path, tmp_path: Path) -> None:
+    shipped = bad_requests._kept("ECSServProvReq", FUZZ_SEED, FUZZ_EXAMPLES)
+    [written] = [f for f in bad_requests.ship(FUZZ_SEED, FUZZ_EXAMPLES, tmp_path / "ship") if "ECS" in f.name]
+    assert bad_requests._parse(gzip.decompress(written.read_bytes())) == shipped
+    assert len(shipped or ()) == FUZZ_EXAMPLES

@@ -11,7 +11,9 @@ first (:mod:`.draw_bad_bodies`, with Hypothesis), then sends them; so the bodies
   the evidence) and keeps no example database, and the drawing runs in a fresh interpreter that
   imports nothing of the harness, so the same seed, count, OpenAPI files and schemathesis and
   Hypothesis versions draw the same bodies, in a conformance run as in a test;
-- **drawn once**: a draw costs seconds of CPU, so the bodies are kept in memory and on disk, in
+- **drawn once**: a draw costs seconds of CPU (about 20 s for both schemas), so the draws for the
+  default seed and count ship with the harness (``conformance/data/bad_requests/``, made with the
+  versions pinned in ``constraints.txt``), and any other draw is kept in memory and on disk, in
   ``$XDG_CACHE_HOME/ts33558-conformance/bad-requests/`` (``~/.cache/...``), under a key naming
   all the inputs above (deleting it only costs time). A run starts the draws it will need in the
   background (:func:`prefetch`), on another core, while its first cases run.
@@ -29,6 +31,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import gzip
 import hashlib
 import json
 import os
@@ -70,6 +73,9 @@ OPERATIONS: Final[Mapping[str, tuple[str, str]]] = MappingProxyType(
 REQUEST_SCHEMAS: Final[Mapping[str, str]] = MappingProxyType({"ecs": "ECSServProvReq", "ees": "EECRegistration"})
 """The request schema of each role's main operation."""
 _SCRIPT: Final = Path(__file__).with_name("draw_bad_bodies.py")
+_SHIPPED: Final = resources.files("conformance") / "data" / "bad_requests"
+"""The draws for the default seed and count, made with the pinned versions (``python -m
+conformance.peers.bad_requests SEED COUNT`` makes them again; a test keeps them current)."""
 
 
 def generator() -> str:
@@ -107,7 +113,7 @@ def prefetch(schema_name: str, *, seed: int, count: int) -> None:
     _check(schema_name, count)
     key = (schema_name, seed, count)
     with _LOCK:
-        if key not in _CHILDREN and _read(_cache_file(*key)) is None:
+        if key not in _CHILDREN and _kept(*key) is None:
             _CHILDREN[key] = _spawn(*key)
 
 
@@ -143,28 +149,44 @@ _DRAW_TIMEOUT = 600.0
 
 @functools.cache
 def _remembered(schema_name: str, seed: int, count: int) -> tuple[BadBody, ...]:
-    """The bodies, drawn once: kept on disk, since a draw costs seconds of CPU that every run
-    (and every run of the fault matrix) would otherwise repeat."""
-    file = _cache_file(schema_name, seed, count)
-    kept = _read(file)
+    """The bodies, drawn once: shipped with the harness for the default seed and count, else kept
+    on disk, since a draw costs seconds of CPU that every run (and the fault matrix) would repeat."""
+    kept = _kept(schema_name, seed, count)
     if kept is not None:
         return kept
     with _LOCK:
         child = _CHILDREN.pop((schema_name, seed, count), None) or _spawn(schema_name, seed, count)
+    bodies = _finish(child, schema_name)
+    with contextlib.suppress(OSError):  # a read-only cache only costs time
+        child.output.replace(_cache_file(schema_name, seed, count))
+    child.output.unlink(missing_ok=True)
+    return bodies
+
+
+def _kept(schema_name: str, seed: int, count: int) -> tuple[BadBody, ...] | None:
+    """Bodies drawn before, in the user's cache or shipped in ``conformance/data/bad_requests/``."""
+    key = _cache_key(schema_name, seed, count)
+    shipped = _SHIPPED / f"{key}.json.gz"
+    if shipped.is_file():
+        return _parse(gzip.decompress(shipped.read_bytes()))
+    return _read(_cache_file(schema_name, seed, count))
+
+
+def _finish(child: _Child, schema_name: str) -> tuple[BadBody, ...]:
+    """What ``child`` drew, once it is done (:class:`HarnessError` if it failed or took too long)."""
     try:
         _, errors = child.process.communicate(timeout=_DRAW_TIMEOUT)
-        bodies = _read(child.output) if child.process.returncode == 0 else None
-        if bodies is None:
-            problem = errors.decode(errors="replace").strip().splitlines()[-1:] or ["no output"]
-            raise HarnessError(f"drawing {schema_name} bodies with schemathesis failed: {problem[0]}")
-        with contextlib.suppress(OSError):  # a read-only cache only costs time
-            child.output.replace(file)
-        return bodies
     except subprocess.TimeoutExpired:
         child.process.kill()
-        raise HarnessError(f"drawing {schema_name} bodies took more than {_DRAW_TIMEOUT:.0f} s") from None
-    finally:
+        child.process.communicate(timeout=10)
         child.output.unlink(missing_ok=True)
+        raise HarnessError(f"drawing {schema_name} bodies took more than {_DRAW_TIMEOUT:.0f} s") from None
+    bodies = _read(child.output) if child.process.returncode == 0 else None
+    if bodies is None:
+        child.output.unlink(missing_ok=True)
+        problem = errors.decode(errors="replace").strip().splitlines()[-1:] or ["no output"]
+        raise HarnessError(f"drawing {schema_name} bodies with schemathesis failed: {problem[0]}")
+    return bodies
 
 
 def _spawn(schema_name: str, seed: int, count: int) -> _Child:
@@ -188,14 +210,17 @@ def _spawn(schema_name: str, seed: int, count: int) -> _Child:
 
 def _read(file: Path) -> tuple[BadBody, ...] | None:
     try:
-        items = json.loads(file.read_text("utf-8"))
-        return tuple(BadBody(item["value"], item["violation"]) for item in items)
+        return _parse(file.read_bytes())
     except (OSError, ValueError, TypeError, KeyError):
         return None  # not drawn yet, or unreadable: draw again
 
 
-def _write(file: Path, bodies: tuple[BadBody, ...]) -> None:
-    file.write_text(json.dumps([{"value": b.value, "violation": b.violation} for b in bodies]), "utf-8")
+def _parse(data: bytes) -> tuple[BadBody, ...]:
+    return tuple(BadBody(item["value"], item["violation"]) for item in json.loads(data))
+
+
+def _serialized(bodies: tuple[BadBody, ...]) -> bytes:
+    return json.dumps([{"value": b.value, "violation": b.violation} for b in bodies]).encode()
 
 
 def _cache_file(schema_name: str, seed: int, count: int) -> Path:
@@ -277,3 +302,24 @@ def explicit(valid: Mapping[str, Any]) -> dict[str, tuple[str, bytes]]:
         ),
     }
 
+
+def ship(seed: int, count: int, folder: Path) -> list[Path]:
+    """Draw every operation's bodies afresh and write them to ``folder`` as the harness ships them."""
+    written = []
+    folder.mkdir(parents=True, exist_ok=True)
+    for schema_name in OPERATIONS:
+        for stale in folder.glob(f"{schema_name}-seed{seed}-n{count}-*.json.gz"):
+            stale.unlink()
+        child = _spawn(schema_name, seed, count)
+        bodies = _finish(child, schema_name)
+        child.output.unlink(missing_ok=True)
+        file = folder / f"{_cache_key(schema_name, seed, count)}.json.gz"
+        file.write_bytes(gzip.compress(_serialized(bodies), mtime=0))
+        written.append(file)
+    return written
+
+
+if __name__ == "__main__":
+    _seed, _count = (int(argument) for argument in sys.argv[1:3])
+    for _file in ship(_seed, _count, Path(__file__).parent.parent / "data" / "bad_requests"):
+        print(_file)
