@@ -71,3 +71,10 @@ def test_any_two_valid_records_diff_without_error(old: dict[str, Any], new: dict
     assert result.exit_status() in (0, 1)
     assert result.lines()
     assert diff_records(new, new).regressed is False
+
+
+def test_clauses_with_digits_that_are_not_decimal_sort() -> None:
+    """Found by the property above: '²' is a digit to str.isdigit but no int() can read it."""
+    from conformance.reporting.view import clause_order
+
+    assert clause_order({"²", "6.10", "6.9", "٣"})[-4:] == ["٣", "6.9", "6.10", "²"]  # Arabic-Indic 3 is 3

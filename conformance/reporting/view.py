@@ -254,7 +254,7 @@ def clause_order(clauses: list[str] | set[str]) -> list[str]:
 
 
 def _natural(text: str) -> list[Any]:
-    return [(0, int(p), "") if p.isdigit() else (1, 0, p) for p in re.split(r"(\d+)", text)]
+    return [(0, int(p), "") if p.isdecimal() else (1, 0, p) for p in re.split(r"(\d+)", text)]
 
 
 def short_name(case_id: str) -> str:
