@@ -7,9 +7,10 @@ writes ``COUNT`` bodies that violate the request body schema of ``POST PATH`` in
 
 It runs as a script in a fresh interpreter, and imports nothing of the harness, on purpose:
 Hypothesis mixes literals from the source of every *local* module (not the standard library,
-not site-packages) a process has imported into what it generates. Here the only local module is
-this file, so the bodies depend on nothing but this file, the OpenAPI files, the seed, the count
-and the schemathesis and Hypothesis versions (:func:`.bad_requests._cache_key` names exactly these).
+not site-packages) a process has imported into what it generates. Here the only local module
+would be this file, and :func:`main` hides it, so the bodies depend on nothing but the OpenAPI
+files, the seed, the count and the schemathesis and Hypothesis versions
+(:func:`.bad_requests._cache_key` names these), whether the harness is installed editable or not.
 """
 
 from __future__ import annotations
@@ -74,6 +75,10 @@ def _violation(case: Any) -> str:
 
 def main(arguments: list[str]) -> int:
     openapi_file, path, seed, count, output = arguments
+    # This file is local to Hypothesis (so its literals would join the draw) in an editable install,
+    # and is not in a wheel's site-packages: without a __file__ it is local nowhere, and both
+    # installs draw the same bodies.
+    sys.modules["__main__"].__file__ = None
     bodies = draw(Path(openapi_file), path, int(seed), int(count))
     Path(output).write_text(json.dumps(bodies), "utf-8")
     return 0
