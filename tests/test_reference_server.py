@@ -14,11 +14,13 @@ import pytest
 import trustme
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
 from conformance.errors import HarnessError
+from conformance.reference.policy import MAX_BODY_BYTES, read_body
+from conformance.reference.problems import Refusal
 from conformance.reference.server import ReferenceServer, ServerTls
 from conformance.reference.tls import NO_CHECK_TIME, server_context
 
@@ -236,3 +238,28 @@ def test_stop_is_idempotent_and_restart_is_refused(pki: Pki) -> None:
     server.stop()
     with pytest.raises(httpx.ConnectError):
         get_tls(server, pki.client_context(pki.good))
+
+
+async def body_size(request: Request) -> Response:
+    try:
+        body = await read_body(request)
+    except Refusal as refusal:
+        return refusal.response()
+    return JSONResponse({"size": len(body)})
+
+
+@pytest.mark.parametrize("http2", [False, True], ids=["HTTP/1.1", "HTTP/2"])
+@pytest.mark.parametrize("size", [MAX_BODY_BYTES + 1, 3 * MAX_BODY_BYTES])
+def test_an_oversized_body_gets_its_413_on_every_http_version(pki: Pki, size: int, http2: bool) -> None:
+    """Found by the generated ROB-01 bodies: over HTTP/2 an early 413 made hypercorn drop the
+    connection, so the EEC saw a silent close; the reference reads the body to its end first."""
+    app = Starlette(routes=[Route("/body", body_size, methods=["POST"])])
+    with (
+        ReferenceServer(app, pki.server_tls()) as server,
+        httpx.Client(verify=pki.client_context(pki.good), http2=http2, timeout=TIMEOUT) as client,
+    ):
+        refused = client.post(f"{server.base_url}/body", content=b"x" * size)
+        served = client.post(f"{server.base_url}/body", content=b"x" * MAX_BODY_BYTES)
+    assert (refused.status_code, refused.headers["content-type"]) == (413, "application/problem+json")
+    assert refused.http_version == ("HTTP/2" if http2 else "HTTP/1.1")
+    assert served.json() == {"size": MAX_BODY_BYTES}
