@@ -273,14 +273,18 @@ EXPLICIT: Final = (
     "truncated-json",
     "json-nan",
     "deeply-nested",
+    "oversized",
 )
 """The names of :func:`explicit`'s bodies, one case each."""
+
+OVERSIZED_BYTES: Final = 3 * 1024 * 1024
+"""The ``oversized`` body: some hundred times a real request, under what common HTTP servers take."""
 
 
 def explicit(valid: Mapping[str, Any]) -> dict[str, tuple[str, bytes]]:
     """Bad bodies every server must survive, whatever the seed draws, built from ``valid``: not
-    JSON, not an object, NaN, deep nesting (none of which :func:`draw` sends), a missing or
-    mistyped ``eecId`` (the member every server reads first) and a member of the wrong type.
+    JSON, not an object, NaN, deep nesting, an oversized body (none of which :func:`draw` sends), a
+    missing or mistyped ``eecId`` (the member every server reads first) and a member of the wrong type.
     Name (:data:`EXPLICIT`) -> (what is broken, the body)."""
 
     def encoded(value: Any) -> bytes:
@@ -299,6 +303,11 @@ def explicit(valid: Mapping[str, Any]) -> dict[str, tuple[str, bytes]]:
         "deeply-nested": (
             "the body nests 20000 arrays deep",
             b'{"eecId": "nested", "pad": "' + b"x" * 5000 + b'", "deep": ' + b"[" * 20_000 + b"]" * 20_000 + b"}",
+        ),
+        # The valid request first (the evidence shows it), then a member that makes it oversized.
+        "oversized": (
+            f"the body is {OVERSIZED_BYTES // (1024 * 1024)} MiB: the valid request with a padding member",
+            encoded({**valid, "padding": "x" * OVERSIZED_BYTES}),
         ),
     }
 

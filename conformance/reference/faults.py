@@ -408,7 +408,8 @@ _CATALOGUE: tuple[Fault, ...] = (
     ),
     Fault(
         "ecs.crashes-on-bad-request",
-        "The provisioning body is used unchecked: a missing or mistyped member answers 500.",
+        "The provisioning body is used unchecked: a missing or mistyped member answers 500, "
+        "an oversized body is taken.",
         ("ECS-ROB-01",),
         effect={"validates_request": False},
     ),
@@ -557,7 +558,8 @@ _CATALOGUE: tuple[Fault, ...] = (
     ),
     Fault(
         "ees.crashes-on-bad-request",
-        "The registration body is used unchecked: a malformed body or a missing or mistyped eecId answers 500.",
+        "The registration body is used unchecked: a malformed body or a missing or mistyped eecId "
+        "answers 500, an oversized body is taken.",
         ("EES-ROB-01",),
         also_breaks=(("EES-RESP-02", "a 500 is not the form of a refusal"),),
         effect={"validates_request": False},

@@ -132,14 +132,15 @@ async def request_body(request: Request, *, validates_request: bool, validates_g
     """The request body as :func:`read_json_request` admits it, or as a faulty server takes it.
 
     ``validates_request=False`` (``*.crashes-on-bad-request``): the members are used unchecked, so
-    a malformed body or a missing or mistyped ``eecId`` raises and answers 500.
+    a malformed body or a missing or mistyped ``eecId`` raises and answers 500, and a body of any
+    size up to :data:`DRAINED_BYTES` is taken.
     ``validates_gpsi_form=False`` (``*.ignores-malformed-gpsi``): a ``ueId`` that is not a
     well-formed GPSI is dropped as if absent, so the EEC is served.
     """
     if validates_request:
         body = await read_json_request(request)
     else:
-        body = strict_json(await read_body(request))
+        body = strict_json(await read_body(request, limit=DRAINED_BYTES))
         body["eecId"].strip()
     if not validates_gpsi_form and not is_well_formed_gpsi(body.get("ueId", "msisdn-00000")):
         body = {name: value for name, value in body.items() if name != "ueId"}
