@@ -107,9 +107,9 @@ def conformance_run(*extra: str) -> tuple[float, float, dict[str, Any]]:
 
 
 def tests_speedup() -> tuple[float, float]:
-    """(d) Wall seconds of the project's tests, serial and with ``-n 2``."""
+    """(d) Wall seconds of the project's tests, serial and with ``-n 2`` as tox runs them (worksteal)."""
     times = []
-    for extra in ([], ["-n", "2"]):
+    for extra in ([], ["-n", "2", "--dist", "worksteal"]):
         started = time.perf_counter()
         subprocess.run(
             [sys.executable, "-m", "pytest", "tests", "-q", "-p", "no:cacheprovider", *extra],
