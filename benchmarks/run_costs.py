@@ -3,11 +3,15 @@
 On demand, never in CI: ``python benchmarks/run_costs.py [--handshakes N] [--eecs N] [--tests-speedup]``.
 One invocation measures, on this machine, and prints a table:
 
-(a) floor: a minimal :mod:`ssl` client doing N fresh mutual-TLS handshakes plus one HTTP/1.1
-    EEC registration each against the reference local-policy EES on loopback;
+(a) floor: a minimal :mod:`ssl` client doing N fresh mutual-TLS handshakes plus one EEC
+    registration each against the reference local-policy EES on loopback, once over HTTP/1.1 (a
+    hand-written request) and once over HTTP/2 (hand-built frames, RFC 9113, the protocol TS 33.558
+    6.1 mandates and most of a run's connections negotiate); the run's floor weighs the two by the
+    ALPN its connections negotiated;
 (b) the harness's marginal cost per TLS connection: (full ``conformance run --target reference``
     minus the fixed cost) / ``counts.tls_connections`` of its results.json, as a ratio to (a);
-(c) fixed cost: a run selecting one case (``--req EES-POL-01``): interpreter, PKI, reference start;
+(c) fixed cost: a run selecting one case (``--req EES-POL-01``): interpreter, PKI, reference start,
+    after one such run as a warm-up (the runs may write bytecode caches, :data:`RUN_ENVIRONMENT`);
     (b) and (c) also give the CPU time (user + sys) of the run processes, steadier than wall time
     on a machine other jobs share;
 (d) with ``--tests-speedup``: the project's tests with ``-n 2`` against serial (takes minutes);
@@ -31,6 +35,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import hpack
 import httpx
 
 from conformance.peers.credentials import CredentialFactory
@@ -42,6 +47,9 @@ from conformance.targets.model import TargetConfig
 
 ROOT = Path(__file__).resolve().parent.parent
 TIMEOUT = 10.0
+RUN_ENVIRONMENT = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+"""The runs measured may cache bytecode, as an installed harness has it: with caching off every run
+would compile the harness's own modules again (about 0.2 s). A warm-up run writes the cache."""
 
 
 def _targets(deployment: ReferenceDeployment) -> dict[str, TargetConfig]:
@@ -86,8 +94,84 @@ def floor(config: TargetConfig, count: int) -> tuple[float, float]:
     return (time.perf_counter() - started) / count, (time.process_time() - cpu_started) / count
 
 
+def _h2_frame(kind: int, flags: int, stream: int, payload: bytes) -> bytes:
+    return len(payload).to_bytes(3, "big") + bytes((kind, flags)) + stream.to_bytes(4, "big") + payload
+
+
+def _hpack_literal(name: str, value: str) -> bytes:
+    """A literal header field without indexing, new name, no Huffman (RFC 7541 6.2.2); short strings."""
+    raw_name, raw_value = name.encode(), value.encode()
+    assert len(raw_name) < 127 and len(raw_value) < 127
+    return b"\x00" + bytes((len(raw_name),)) + raw_name + bytes((len(raw_value),)) + raw_value
+
+
+def _h2_request(config: TargetConfig, body: bytes) -> bytes:
+    """Preface, empty SETTINGS, one HEADERS and one DATA frame ending stream 1."""
+    fields = (
+        (":method", "POST"),
+        (":scheme", "https"),
+        (":authority", config.fqdn),
+        (":path", edge_apis.EEC_REGISTRATION_PATH),
+        ("content-type", "application/json"),
+        ("content-length", str(len(body))),
+    )
+    block = b"".join(_hpack_literal(name, value) for name, value in fields)
+    preface = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" + _h2_frame(0x4, 0, 0, b"")
+    return preface + _h2_frame(0x1, 0x4, 1, block) + _h2_frame(0x0, 0x1, 1, body)
+
+
+def _h2_exchange(tls: ssl.SSLSocket, request: bytes) -> int:
+    """Send ``request``, acknowledge the server's SETTINGS, read to the end of stream 1: its status."""
+    tls.sendall(request)
+    buffer, status, decoder = b"", 0, hpack.Decoder()
+    while True:
+        while len(buffer) < 9 or len(buffer) < 9 + int.from_bytes(buffer[:3], "big"):
+            chunk = tls.recv(65536)
+            if not chunk:
+                raise SystemExit("floor: the reference EES closed the HTTP/2 connection")
+            buffer += chunk
+        length, kind, flags = int.from_bytes(buffer[:3], "big"), buffer[3], buffer[4]
+        stream = int.from_bytes(buffer[5:9], "big") & 0x7FFFFFFF
+        payload, buffer = buffer[9 : 9 + length], buffer[9 + length :]
+        if kind == 0x4 and not flags & 0x1:
+            tls.sendall(_h2_frame(0x4, 0x1, 0, b""))
+        elif kind == 0x1 and stream == 1:
+            status = int(dict(decoder.decode(payload, raw=True))[b":status"])
+        if stream == 1 and kind in (0x0, 0x1) and flags & 0x1:
+            return status
+
+
+def floor_h2(config: TargetConfig, count: int) -> tuple[float, float]:
+    """(a) As :func:`floor`, over HTTP/2: ALPN h2, the request as frames."""
+    context = _client_context(config, alpn=["h2"])
+    url = httpx.URL(config.base_url)
+    authorized = next(e for e in config.eecs if e.role == "authorized")
+    request = _h2_request(config, json.dumps(edge_apis.request_body(config, authorized)).encode())
+    started, cpu_started = time.perf_counter(), time.process_time()
+    for _ in range(count):
+        with (
+            socket.create_connection((url.host, url.port or 443), timeout=TIMEOUT) as raw,
+            context.wrap_socket(raw, server_hostname=config.fqdn) as tls,
+        ):
+            if tls.selected_alpn_protocol() != "h2" or _h2_exchange(tls, request) != 201:
+                raise SystemExit(f"floor: no 201 over HTTP/2 from the reference EES ({tls.selected_alpn_protocol()})")
+    return (time.perf_counter() - started) / count, (time.process_time() - cpu_started) / count
+
+
+def h2_share(record: dict[str, Any]) -> float:
+    """Of the exchanges a run recorded that completed a handshake, the share that negotiated h2."""
+    alpns: list[object] = [
+        exchange["tls"].get("alpn")
+        for case in record["cases"]
+        for exchange in case["evidence"]
+        if isinstance(exchange.get("tls"), dict) and exchange["tls"].get("version")
+    ]
+    return float(sum(alpn == "h2" for alpn in alpns)) / max(len(alpns), 1)
+
+
 def conformance_run(*extra: str) -> tuple[float, float, dict[str, Any]]:
-    """Wall and CPU seconds of one ``conformance run --target reference``, its results.json counts."""
+    """Wall and CPU seconds of one ``conformance run --target reference``, its results.json counts
+    (with ``h2_share``, :func:`h2_share`)."""
     with tempfile.TemporaryDirectory() as scratch:
         out = Path(scratch) / "out"
         before = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -98,10 +182,12 @@ def conformance_run(*extra: str) -> tuple[float, float, dict[str, Any]]:
             capture_output=True,
             timeout=900,
             cwd=ROOT,
+            env=RUN_ENVIRONMENT,
         )
         seconds = time.perf_counter() - started
         after = resource.getrusage(resource.RUSAGE_CHILDREN)
-        counts: dict[str, Any] = json.loads((out / "results.json").read_text("utf-8"))["counts"]
+        record = json.loads((out / "results.json").read_text("utf-8"))
+        counts: dict[str, Any] = {**record["counts"], "h2_share": h2_share(record)}
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     return seconds, cpu, counts
 
@@ -175,23 +261,31 @@ def main() -> None:
         deployment = ReferenceDeployment.start(Path(scratch))
         try:
             targets = _targets(deployment)
-            floor(targets["reference-ees-local"], 5)  # warm up
-            per_handshake, per_handshake_cpu = floor(targets["reference-ees-local"], args.handshakes)
+            local = targets["reference-ees-local"]
+            floor(local, 5), floor_h2(local, 5)  # warm up
+            h1_wall, h1_cpu = floor(local, args.handshakes)
+            h2_wall, h2_cpu = floor_h2(local, args.handshakes)
             seconds, latencies, errors = asyncio.run(
                 _load(targets["reference-ecs"], targets["reference-ees-token"], args.eecs)
             )
         finally:
             deployment.stop()
-    rows.append(
-        (
-            "(a) floor: mutual-TLS handshake + 1 request",
-            f"{per_handshake * 1000:.2f} ms/conn",
-            f"plain ssl; CPU {per_handshake_cpu * 1000:.2f} ms/conn",
-        )
-    )
+    for version, wall, cpu in (("HTTP/1.1", h1_wall, h1_cpu), ("HTTP/2", h2_wall, h2_cpu)):
+        rows.append((f"(a) floor over {version}", f"{wall * 1000:.2f} ms/conn", f"plain ssl; CPU {cpu * 1000:.2f} ms"))
 
+    conformance_run("--req", "EES-POL-01")  # warm-up: bytecode cache, page cache
     fixed_s, fixed_cpu, fixed_counts = conformance_run("--req", "EES-POL-01")
     full_s, full_cpu, full_counts = conformance_run()
+    share = float(full_counts["h2_share"])
+    floor_wall = share * h2_wall + (1 - share) * h1_wall
+    floor_cpu = share * h2_cpu + (1 - share) * h1_cpu
+    rows.append(
+        (
+            "(a) the run's floor, by its ALPN mix",
+            f"{floor_wall * 1000:.2f} ms/conn",
+            f"{share:.0%} of the run's connections negotiated h2; CPU {floor_cpu * 1000:.2f} ms/conn",
+        )
+    )
     connections = int(full_counts["tls_connections"]) - int(fixed_counts["tls_connections"])
     marginal = (full_s - fixed_s) / max(connections, 1)
     marginal_cpu = (full_cpu - fixed_cpu) / max(connections, 1)
@@ -199,9 +293,10 @@ def main() -> None:
         (
             "(b) harness marginal cost per TLS connection",
             f"{marginal * 1000:.2f} ms/conn",
-            f"{marginal / per_handshake:.2f}x floor (target <= 1.5x); full run {full_s:.2f} s, "
-            f"{full_counts['tls_connections']} conns, {full_counts['cases']['total']} cases; "
-            f"CPU {marginal_cpu * 1000:.2f} ms/conn = {marginal_cpu / per_handshake_cpu:.2f}x the floor's CPU",
+            f"{marginal / floor_wall:.2f}x the run's floor (target <= 1.5x; {marginal / h1_wall:.2f}x the HTTP/1.1 "
+            f"floor); full run {full_s:.2f} s, {full_counts['tls_connections']} conns, "
+            f"{full_counts['cases']['total']} cases; CPU {marginal_cpu * 1000:.2f} ms/conn = "
+            f"{marginal_cpu / floor_cpu:.2f}x the floor's CPU",
         )
     )
     rows.append(

@@ -62,7 +62,6 @@ def run_folder(args: argparse.Namespace) -> Path:
     return fresh_folder(Path("reports") / run_name(args.target))
 
 
-
 def pytest_args(args: argparse.Namespace, out: Path) -> list[str]:
     """The pytest command line a ``conformance run`` writing into ``out`` stands for."""
     argv = [
@@ -98,10 +97,15 @@ def pytest_args(args: argparse.Namespace, out: Path) -> list[str]:
     argv += [f"--case={c}" for c in args.case]
     if args.strict:
         argv.append("--conformance-strict")
+    # Plugins a run does not use are not loaded: each costs tens of milliseconds of imports.
     if args.alluredir is not None:
         argv.append(f"--alluredir={args.alluredir}")
+    else:
+        argv += ["-p", "no:allure_pytest"]
     if args.workers is not None:
         argv.append(f"--numprocesses={args.workers}")
+    else:
+        argv += ["-p", "no:xdist", "-p", "no:xdist.looponfail"]
     if args.dist is not None:
         argv.append(f"--dist={args.dist}")
     return argv

@@ -17,6 +17,8 @@ from typing import Any
 
 MAX_BODY_CHARS = 4096
 """Bodies are truncated to this many characters in evidence; memory stays bounded."""
+MAX_PARSED_BODY_BYTES = 64 * 1024
+"""Longer bodies are shown as their first :data:`MAX_BODY_CHARS` characters of text, not parsed."""
 
 _JWT_LIKE = re.compile(r"eyJ[A-Za-z0-9_-]*\.[A-Za-z0-9_-]*\.[A-Za-z0-9_-]*")
 _FORM_SECRET = re.compile(r"(?i)(?<![^&?\s])(access_token|client_secret|password|refresh_token)=([^&\s]+)")
@@ -220,6 +222,9 @@ def render_body(raw: bytes) -> str:
     """A body for evidence: pretty JSON if it parses, text otherwise; redacted and truncated."""
     if not raw:
         return ""
+    if len(raw) > MAX_PARSED_BODY_BYTES:  # megabytes parsed and pretty-printed to keep 4 KiB: wasted
+        head = redact_text(raw[:MAX_BODY_CHARS].decode("utf-8", errors="replace"))
+        return f"{head}…[truncated, {len(raw)} bytes in all]"
     try:
         text = json.dumps(redact_json(json.loads(raw)), indent=1, ensure_ascii=False)
     except (ValueError, RecursionError):  # RecursionError: a deeply nested document, e.g. a robustness probe

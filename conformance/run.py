@@ -253,7 +253,6 @@ class ConformanceRun:
             os.replace(partial, result)
             return probe
 
-
     def _probe(self, config: TargetConfig, transport: HttpVersion) -> SanityProbe:
         log = EvidenceLog()
         if config.client_auth == "psk":  # Python's ssl gains external-PSK callbacks only in 3.13

@@ -23,7 +23,7 @@ import urllib.parse
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 from authlib.oauth2.auth import ClientAuth as OAuthClientAuth
@@ -42,7 +42,6 @@ from conformance.peers.credentials import CertVariant, CredentialFactory, FileCr
 from conformance.peers.eec import ClientCredential, ContextCache, FakeEEC, WireCounter
 from conformance.peers.fake_ecs_issuer import SigningKey, TokenIssuer, as_signing_key, default_algorithm, key_like
 from conformance.peers.material import HarnessMaterial
-from conformance.peers.psk import PskAttempt, PskPeer, wrong_key
 from conformance.targets import edge_apis
 from conformance.targets.model import (
     ALPN_IDS,
@@ -55,6 +54,9 @@ from conformance.targets.model import (
     TokenClientAuth,
     TokenDelivery,
 )
+
+if TYPE_CHECKING:
+    from conformance.peers.psk import PskAttempt
 
 __all__ = [
     "CAPABILITIES",
@@ -251,9 +253,9 @@ class TargetUnderTest:
         """The request body the harness would send for ``role`` (``members`` override; None removes)."""
         return edge_apis.request_body(self.config, self.identity(role), **members)
 
-    def explicit_bad_bodies(self) -> dict[str, tuple[str, bytes]]:
-        """Hand-picked malformed bodies (:func:`.bad_requests.explicit`): name -> (what is broken, body)."""
-        return bad_requests.explicit(self.body())
+    def explicit_bad_body(self, name: str) -> tuple[str, bytes]:
+        """A hand-picked malformed body (:func:`.bad_requests.explicit`): (what is broken, body)."""
+        return bad_requests.explicit(name, self.body())
 
     def fuzz_origin(self) -> str:
         """Where :meth:`generated_bad_bodies` come from: generator, seed, count (the same draw them again)."""
@@ -324,7 +326,6 @@ class EcsUnderTest(TargetUnderTest):
             label=label or "malformed service provisioning request (EDGE-4)",
         )
 
-
     def provision_with_psk(self, *, wrong: bool = False) -> PskAttempt:
         """The authorized EEC's ECSServProvReq over PSK-based TLS (``[target.psk]``, ECS-TLS-07),
         keyed by the declared PSK or, ``wrong``, by that key with every bit flipped (same identity)."""
@@ -337,6 +338,8 @@ class EcsUnderTest(TargetUnderTest):
                 "offers external PSKs in TLS 1.3 only (tlslite-ng has no RFC 4279 PSK cipher suites), so nothing "
                 "was observed"
             )
+        from conformance.peers.psk import PskPeer, wrong_key  # tlslite-ng takes ~0.1 s to import: PSK cases only
+
         url = httpx.URL(self.config.base_url)
         key, label = (wrong_key(psk.key), "wrong key") if wrong else (psk.key, "declared key")
         if wrong:

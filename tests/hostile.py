@@ -119,7 +119,9 @@ client_certs = "harness"
 
 {eecs}"""
     if role == "ees":
-        return head + f"""[ees]
+        return (
+            head
+            + f"""[ees]
 authorization = "token"
 service_names = ["eees-eecregistration"]
 
@@ -129,7 +131,10 @@ issuer = "{ISSUER}"
 algorithm = "ES256"
 lifetime = 300
 """
-    return head + """[ecs]
+        )
+    return (
+        head
+        + """[ecs]
 max_token_lifetime = 3600
 
 [ecs.token_delivery]
@@ -145,6 +150,7 @@ fqdn = "ees1.hostile.test"
 service_names = ["eees-eecregistration"]
 authorization = "token"
 """
+    )
 
 
 # HTTP/1.1 by hand -----------------------------------------------------------------------------

@@ -133,6 +133,6 @@ def test_the_reference_shares_no_code_with_the_checker() -> None:
         for source, target in _edges()
         if _node(source) == "conformance.reference" and _node(target) in forbidden
     ]
-    assert not leaks, (
-        "the reference ECS/EES must be independent of the checker's code, but:\n    " + "\n    ".join(leaks)
+    assert not leaks, "the reference ECS/EES must be independent of the checker's code, but:\n    " + "\n    ".join(
+        leaks
     )

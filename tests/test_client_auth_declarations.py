@@ -10,8 +10,8 @@ import threading
 from pathlib import Path
 
 import pytest
+from declarations import ECS, EES, REFERENCED, SECOND_EEC, VENDOR_EEC, Write, changed, config_error
 from run_cli import conformance
-from test_target_config import ECS, EES, REFERENCED, SECOND_EEC, VENDOR_EEC, Write, changed, config_error
 from vendor_keys import ec_key, key_pem, rsa_key, write_eec
 
 from conformance.peers.pki import TestCA, self_signed_client_cert

@@ -105,4 +105,3 @@ async def test_provisioning_race_of_one_eec_never_yields_a_5xx(run: ConformanceR
     path = edge_apis.SERVICE_PROVISIONING_PATH
     statuses = await _all([_one(config, context, "POST", path, json=body) for _ in range(CONNECTIONS)])
     assert statuses == [200] * CONNECTIONS, statuses
-

@@ -101,7 +101,8 @@ def test_a_body_becomes_the_authorized_eecs() -> None:
 
 
 def test_explicit_bodies_break_what_they_say() -> None:
-    bodies = bad_requests.explicit({"eecId": "eec-1", "ueId": "msisdn-491700000001"})
+    valid = {"eecId": "eec-1", "ueId": "msisdn-491700000001"}
+    bodies = {name: bad_requests.explicit(name, valid) for name in bad_requests.EXPLICIT}
     assert json.loads(bodies["missing-eecId"][1]) == {"ueId": "msisdn-491700000001"}
     assert json.loads(bodies["eecId-number"][1])["eecId"] == 1234
     for name in ("not-json", "truncated-json"):

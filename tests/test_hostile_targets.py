@@ -105,7 +105,7 @@ def test_invalid_json_fails_the_sanity_probe_naming_the_body(tmp_path: Path, key
     run = _run(tmp_path, keys, hostile.invalid_json)
     message = run.results()["sanity_probes"][0]["message"]
     assert "FAILED" in message, message
-    assert "body is not JSON: '{\"eecRegId\"" in message, message
+    assert 'body is not JSON: \'{"eecRegId"' in message, message
     assert {c["verdict"] for c in _negative(run)} <= {"INCONCLUSIVE", "N/A"}, run.verdicts()
 
 

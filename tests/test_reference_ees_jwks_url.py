@@ -29,6 +29,7 @@ from conformance.reference.faults import ees_behaviour
 from conformance.reference.policy import EecRegistry, KnownEec
 from conformance.reference.remote_jwks import RemoteKeySet
 from conformance.reference.tls import tls_extension_from_cert, with_tls_extension
+from conformance.reference.tokens import InvalidToken, TokenVerifier
 from conformance.under_test import EesUnderTest
 
 with warnings.catch_warnings():
@@ -165,6 +166,21 @@ def test_an_unreachable_jwks_url_refuses_tokens_and_never_crashes(
     with IssuerServer(issuer.public_jwks(), issuer=ECS, ca=material.ca) as server:
         url = _url(server)
     _refused_as_invalid_token(JwksUrlEes(material, url).register(issuer.mint(_claims(issuer))))
+
+
+def test_a_kid_naming_a_given_key_never_fetches_the_jwks_url(
+    material: HarnessMaterial, issuer: TokenIssuer, issuer_server: IssuerServer
+) -> None:
+    """Keys given and a JWKS URL (the reference token EES trusts both): a token whose kid names a
+    given key is verified with it alone; an unknown kid still fetches the URL."""
+    remote = RemoteKeySet(_url(issuer_server), ca_pem=material.ca.cert_pem.bytes())
+    verifier = TokenVerifier(issuer=ECS, jwks=issuer.public_jwks(), audience=EES, algorithms=["ES256"], remote=remote)
+    assert verifier.verify(issuer.mint(_claims(issuer)))["iss"] == ECS
+    assert remote.fetched == []
+    other = TokenIssuer.from_pem(HarnessMaterial.create().issuer_key_for("ES256"), issuer=ECS)
+    with pytest.raises(InvalidToken, match="kid"):
+        verifier.verify(other.mint(_claims(other)))
+    assert remote.fetched == [remote.url]
 
 
 class _Clock:

@@ -9,8 +9,12 @@ network is wrong), never a PASS.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from conformance.errors import Inconclusive
-from conformance.peers.psk import PskAttempt
+
+if TYPE_CHECKING:
+    from conformance.peers.psk import PskAttempt
 
 __all__ = ["keyed_by_declared_psk"]
 

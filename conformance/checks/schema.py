@@ -28,10 +28,10 @@ Members the schema does not list are allowed (3GPP schemas do not set
 What is not checked: the shape of a GPSI. The 3GPP ``Gpsi`` pattern ends in ``|.+``, so any
 non-empty string is schema-valid; use :func:`gpsi_is_well_formed` for the strict form.
 
-The YAML files are loaded with :mod:`importlib.resources` on first use and cached for the
-process. Only the files reachable from the two APIs are bundled: a reference into another
-part of them (for example ``TS29571_CommonData.yaml#/components/schemas/ProblemDetails``)
-may reach a file that is not there and then fails with a ``referencing`` error.
+The documents are read on first use and cached for the process (:mod:`conformance.openapi_files`).
+Only the files reachable from the two APIs are bundled: a reference into another part of them (for
+example ``TS29571_CommonData.yaml#/components/schemas/ProblemDetails``) may reach a file that is not
+there and then fails with a ``referencing`` error.
 """
 
 from __future__ import annotations
@@ -39,13 +39,10 @@ from __future__ import annotations
 import functools
 import itertools
 from collections.abc import Mapping
-from importlib import resources
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Final
 
-import yaml
-
-from conformance import gpsi
+from conformance import gpsi, openapi_files
 
 if TYPE_CHECKING:
     from jsonschema import FormatChecker
@@ -110,7 +107,6 @@ EXAMPLE_EEC_REGISTRATION: Final[dict[str, Any]] = {"eecId": "eec-0001"}
 201 response: ``eecId`` is its only required member."""
 
 _MAX_MESSAGE: Final = 200
-_YAML_LOADER: Final = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _EXTRA_FORMATS: Final = ("date-time", "date", "uuid")
 
 
@@ -137,16 +133,10 @@ def gpsi_is_well_formed(value: object) -> bool:
     return gpsi.is_well_formed(value)
 
 
-@functools.cache
 def openapi_document(name: str) -> dict[str, Any]:
-    """One bundled YAML file (``TS24558_Eees_EECRegistration.yaml``), parsed once per process.
-
-    libyaml's C loader when PyYAML has it: the pure-Python loader takes ~0.6 s for the
-    files a run reads, the C one a tenth of that. Shared, so never modify what it returns.
-    """
-    text = (resources.files("conformance") / "data" / "openapi" / name).read_bytes()
-    document: dict[str, Any] = yaml.load(text, Loader=_YAML_LOADER)
-    return document
+    """One bundled OpenAPI document (``TS24558_Eees_EECRegistration.yaml``), parsed once per
+    process (:func:`conformance.openapi_files.document`). Shared, so never modify what it returns."""
+    return openapi_files.document(name)
 
 
 def _reference(schema: str) -> str:
@@ -183,8 +173,7 @@ def _registry() -> Registry[Any]:
     from referencing import Registry
     from referencing.jsonschema import DRAFT4
 
-    folder = resources.files("conformance") / "data" / "openapi"
-    names = [entry.name for entry in folder.iterdir() if entry.name.endswith(".yaml")]
+    names = openapi_files.names()
     return Registry().with_resources((name, DRAFT4.create_resource(openapi_document(name))) for name in names)
 
 

@@ -27,6 +27,7 @@ server must validate. A body the harness's validator (:func:`conformance.checks.
 then finds valid is not sent (:meth:`conformance.under_test.TargetUnderTest.generated_bad_bodies`):
 only a schema-invalid body can demand a refusal.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -39,7 +40,7 @@ import subprocess
 import sys
 import tempfile
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from importlib import metadata, resources
 from importlib.resources.abc import Traversable
@@ -281,35 +282,43 @@ OVERSIZED_BYTES: Final = 3 * 1024 * 1024
 """The ``oversized`` body: some hundred times a real request, under what common HTTP servers take."""
 
 
-def explicit(valid: Mapping[str, Any]) -> dict[str, tuple[str, bytes]]:
-    """Bad bodies every server must survive, whatever the seed draws, built from ``valid``: not
-    JSON, not an object, NaN, deep nesting, an oversized body (none of which :func:`draw` sends), a
-    missing or mistyped ``eecId`` (the member every server reads first) and a member of the wrong type.
-    Name (:data:`EXPLICIT`) -> (what is broken, the body)."""
+def explicit(name: str, valid: Mapping[str, Any]) -> tuple[str, bytes]:
+    """One of the bad bodies every server must survive, whatever the seed draws, built from
+    ``valid``: not JSON, not an object, NaN, deep nesting, an oversized body (none of which
+    :func:`draw` sends), a missing or mistyped ``eecId`` (the member every server reads first) and a
+    member of the wrong type. ``name`` is one of :data:`EXPLICIT`; -> (what is broken, the body).
+    Only the one asked for is built: the oversized body costs some milliseconds to encode."""
 
     def encoded(value: Any) -> bytes:
         return json.dumps(value).encode()
 
-    return {
-        "missing-eecId": ("eecId (required) left out", encoded({k: v for k, v in valid.items() if k != "eecId"})),
-        "eecId-number": ("eecId is a number, not a string", encoded({**valid, "eecId": 1234})),
-        "eecId-null": ("eecId is null", encoded({**valid, "eecId": None})),
-        "acProfs-string": ("acProfs is a string, not an array of ACProfile", encoded({**valid, "acProfs": "x"})),
-        "body-array": ("the body is a JSON array, not an object", encoded([dict(valid)])),
-        "not-json": ("the body is not JSON", b"{eecId: eec"),
-        "truncated-json": ("the body is cut off mid-object", encoded(dict(valid))[:-3]),
-        "json-nan": ("the body holds NaN, which JSON does not have (RFC 8259 6)", b'{"eecId": NaN}'),
+    bodies: dict[str, Callable[[], tuple[str, bytes]]] = {
+        "missing-eecId": lambda: (
+            "eecId (required) left out",
+            encoded({k: v for k, v in valid.items() if k != "eecId"}),
+        ),
+        "eecId-number": lambda: ("eecId is a number, not a string", encoded({**valid, "eecId": 1234})),
+        "eecId-null": lambda: ("eecId is null", encoded({**valid, "eecId": None})),
+        "acProfs-string": lambda: (
+            "acProfs is a string, not an array of ACProfile",
+            encoded({**valid, "acProfs": "x"}),
+        ),
+        "body-array": lambda: ("the body is a JSON array, not an object", encoded([dict(valid)])),
+        "not-json": lambda: ("the body is not JSON", b"{eecId: eec"),
+        "truncated-json": lambda: ("the body is cut off mid-object", encoded(dict(valid))[:-3]),
+        "json-nan": lambda: ("the body holds NaN, which JSON does not have (RFC 8259 6)", b'{"eecId": NaN}'),
         # Padding first: the evidence keeps the first 4 KiB of a body, which then stays cheap to re-read.
-        "deeply-nested": (
+        "deeply-nested": lambda: (
             "the body nests 20000 arrays deep",
             b'{"eecId": "nested", "pad": "' + b"x" * 5000 + b'", "deep": ' + b"[" * 20_000 + b"]" * 20_000 + b"}",
         ),
         # The valid request first (the evidence shows it), then a member that makes it oversized.
-        "oversized": (
+        "oversized": lambda: (
             f"the body is {OVERSIZED_BYTES // (1024 * 1024)} MiB: the valid request with a padding member",
             encoded({**valid, "padding": "x" * OVERSIZED_BYTES}),
         ),
     }
+    return bodies[name]()
 
 
 def ship(seed: int, count: int, folder: Path) -> list[Path]:

@@ -1,20 +1,19 @@
 """The reference servers' own validation of request bodies against the TS 24.558 schemas.
 
-A correct ECS or EES refuses a schema-invalid ECSServProvReq or EECRegistration with 400 (ECS-ROB-01,
-EES-ROB-01), naming the offending member. The reference reads the bundled OpenAPI files itself,
-with OpenAPI 3.0 semantics (``openapi_schema_validator.OAS30Validator``) and the same formats the
-harness checks (RFC 3339 ``date-time`` and ``date``, ``uuid``, the OpenAPI number formats), but
-with none of the checker's code (``tests/test_architecture.py``): a bug in one must not hide
-the same bug in the other.
+A correct ECS or EES refuses a schema-invalid ECSServProvReq or EECRegistration with 400
+(ECS-ROB-01, EES-ROB-01), naming the offending member. The reference builds its own validator from the
+bundled OpenAPI documents (:mod:`conformance.openapi_files`), with OpenAPI 3.0 semantics
+(``openapi_schema_validator.OAS30Validator``) and the same formats the harness checks (RFC 3339
+``date-time`` and ``date``, ``uuid``, the OpenAPI number formats), but with none of the checker's
+code (``tests/test_architecture.py``): a bug in one must not hide the same bug in the other.
 """
 
 from __future__ import annotations
 
 import functools
-from importlib import resources
 from typing import Any, Final
 
-import yaml
+from conformance import openapi_files
 
 __all__ = ["REQUEST_SCHEMAS", "first_violation"]
 
@@ -53,10 +52,6 @@ def _registry() -> Any:
     from referencing import Registry
     from referencing.jsonschema import DRAFT4
 
-    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # the C loader: the files are large
-    folder = resources.files("conformance") / "data" / "openapi"
     return Registry().with_resources(
-        (entry.name, DRAFT4.create_resource(yaml.load(entry.read_bytes(), Loader=loader)))
-        for entry in folder.iterdir()
-        if entry.name.endswith(".yaml")
+        (name, DRAFT4.create_resource(openapi_files.document(name))) for name in openapi_files.names()
     )

@@ -271,13 +271,15 @@ class TokenVerifier:
     def _candidate_keys(self, header: Mapping[str, Any], alg: str) -> list[Key]:
         """Trusted keys of the algorithm's type, narrowed to the ``kid`` when there is one."""
         key_type = _KEY_TYPES[alg[:2]]
-        keys = [key for key in self.trusted_keys() if key.key_type == key_type]
         if "kid" not in header or self.lenient.ignore_kid:
-            return keys
+            return [key for key in self.trusted_keys() if key.key_type == key_type]
         kid = header["kid"]
         if not isinstance(kid, str):
             raise InvalidToken("kid is not a string")
-        named = [key for key in keys if key.kid == kid]
+        given = [key for key in self.given_keys if key.key_type == key_type and key.kid == kid]
+        if given:  # a configured key: the JWKS URL, if any, is not fetched for it
+            return given
+        named = [key for key in self.trusted_keys() if key.key_type == key_type and key.kid == kid]
         if not named and self.remote is not None:  # the issuer may have rotated its key: fetch again (rate-limited)
             named = [k for k in self.remote.refresh_for_unknown_kid() if k.key_type == key_type and k.kid == kid]
         if not named:

@@ -92,7 +92,6 @@ class CaseRecord:
             "phases": self.phases,
         }
 
-
     def to_wire(self) -> dict[str, Any]:
         """Every field, in plain JSON types: what a pytest-xdist worker sends its controller.
 

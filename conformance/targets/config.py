@@ -426,6 +426,8 @@ def _fuzz_examples(t: _Table) -> int:
     if count > MAX_FUZZ_EXAMPLES:
         t.fail("fuzz_examples", f"{count} is too many", f"use at most {MAX_FUZZ_EXAMPLES} (each is one request)")
     return count
+
+
 def _psk(target: _Table, role: Role) -> PskConfig | None:
     """``[target.psk]``: the external PSK (identity and key) the ECS accepts, or None."""
     if not target.has("psk"):

@@ -36,6 +36,6 @@ def test_generated_schema_invalid_requests_are_client_errors(ecs):
 @pytest.mark.parametrize("name", bad_requests.EXPLICIT)
 def test_malformed_provisioning_request_is_a_client_error(ecs, name):
     """A malformed ECSServProvReq (not JSON, not an object, no or a mistyped eecId) gets 4xx, never 5xx or tokens."""
-    broken, content = ecs.explicit_bad_bodies()[name]
+    broken, content = ecs.explicit_bad_body(name)
     ecs.evidence.note("deliberately broken", f"{broken} ({len(content)} bytes)")
     _judge(ecs.provision_raw(content), broken)

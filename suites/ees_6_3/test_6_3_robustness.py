@@ -39,6 +39,6 @@ def test_generated_schema_invalid_registrations_get_4xx(ees):
 @pytest.mark.parametrize("name", bad_requests.EXPLICIT)
 def test_malformed_registration_gets_4xx(ees, name):
     """A malformed registration (not JSON, not an object, no or a mistyped eecId, deep nesting) gets a 4xx."""
-    broken, content = ees.explicit_bad_bodies()[name]
+    broken, content = ees.explicit_bad_body(name)
     ees.evidence.note("deliberately broken", f"{broken} ({len(content)} bytes)")
     _judge(ees.register(token=ees.token_if_required(), body=content), broken)
