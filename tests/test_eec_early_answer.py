@@ -86,7 +86,9 @@ def server_tls(ca: TestCA, alpn: str = "http/1.1") -> ssl.SSLContext:
     return context
 
 
-def _upload(url: str, ca: TestCA, good: LeafCert, evidence: EvidenceLog, alpn: str = "http/1.1") -> HttpExchange:
+def _upload(
+    url: str, ca: TestCA, good: LeafCert, evidence: EvidenceLog, alpn: str = "http/1.1", deadline: float | None = None
+) -> HttpExchange:
     eec = FakeEEC(
         base_url=url,
         server_name=FQDN,
@@ -95,6 +97,7 @@ def _upload(url: str, ca: TestCA, good: LeafCert, evidence: EvidenceLog, alpn: s
         evidence=evidence,
         timeout=2.0,
         alpn=(alpn,),
+        deadline=deadline,
     )
     return eec.send("POST", "/eees-eecregistration/v1/registrations", content=UPLOAD, label="oversized")
 
@@ -163,19 +166,23 @@ def test_parse_early_needs_a_complete_head_and_frames_the_body_by_method() -> No
 
 
 def _h2_answers_early_then_resets_the_stream(conn: socket.socket, stop: threading.Event) -> None:
-    """HTTP/2: HEADERS 413 + DATA (END_STREAM) + RST_STREAM(NO_ERROR) (RFC 9113 8.1), body never read."""
+    """HTTP/2: HEADERS 413 + DATA (END_STREAM) + RST_STREAM(NO_ERROR) (RFC 9113 8.1), body never
+    read, the connection held open (up to 20 s) until the client closes it: then ``CLIENT_CLOSED``."""
     conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     server = h2.connection.H2Connection(h2.config.H2Configuration(client_side=False))
     server.initiate_connection()
     conn.sendall(server.data_to_send())
     conn.settimeout(0.1)
-    ends = time.monotonic() + 0.5
-    while time.monotonic() < ends:
+    ends = time.monotonic() + 20
+    while time.monotonic() < ends and not stop.is_set():
         try:
             data = conn.recv(65536)
         except TimeoutError:
             continue
+        except OSError:
+            data = b""
         if not data:
+            CLIENT_CLOSED.set()
             return
         for event in server.receive_data(data):
             if isinstance(event, h2.events.RequestReceived):
@@ -186,12 +193,20 @@ def _h2_answers_early_then_resets_the_stream(conn: socket.socket, stop: threadin
         conn.sendall(server.data_to_send())
 
 
-def test_over_h2_an_early_answer_is_not_recovered_yet(ca: TestCA, good: LeafCert) -> None:
-    """Pinned: httpcore 1.0.9 keeps waiting for flow-control window after the server's response and
-    RST_STREAM(NO_ERROR), and reports the server's eventual close; the 413 is lost. If this starts
-    failing, httpcore reads early h2 answers itself: drop this test and assert the 413."""
+CLIENT_CLOSED = threading.Event()
+
+
+def test_over_h2_an_early_answer_and_reset_is_the_exchange_s_answer(ca: TestCA, good: LeafCert) -> None:
+    """RFC 9113 8.1: the response the server sent before our upload finished is kept, and the EEC
+    stops there and closes, instead of waiting for flow-control window the server never grants
+    (until the server's close after 20 s, or the 30 s deadline)."""
+    CLIENT_CLOSED.clear()
     with LoopbackServer(_h2_answers_early_then_resets_the_stream, tls=server_tls(ca, "h2")) as server:
-        exchange = _upload(server.url, ca, good, EvidenceLog(), alpn="h2")
+        exchange = _upload(server.url, ca, good, EvidenceLog(), alpn="h2", deadline=30)
+        assert CLIENT_CLOSED.wait(5)
+    assert exchange.elapsed_ms is not None
+    assert exchange.elapsed_ms < 10_000, "waited for the server's close"
     assert exchange.tls.alpn == "h2"
-    assert exchange.status is None
-    assert exchange.tls.outcome is ConnectionOutcome.CLOSED_WITHOUT_ALERT
+    assert (exchange.status, exchange.http_version) == (413, "HTTP/2")
+    assert exchange.response_json == json.loads(PROBLEM_BODY)
+    assert exchange.tls.detail == EARLY_NOTE

@@ -1,4 +1,5 @@
-"""What a server already sent when the EEC's upload failed: a TLS alert, or an early HTTP/1.1 answer.
+"""What a server already sent when the EEC's upload failed: a TLS alert, or an early HTTP/1.1 answer
+(the HTTP/2 counterpart is :mod:`conformance.peers.h2_early_answer`).
 
 A server that will not take a request body (413 Content Too Large, RFC 9110 15.5.14; or a 401
 decided from the headers alone) may answer before the body has arrived and close the

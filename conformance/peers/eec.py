@@ -45,6 +45,7 @@ from conformance.evidence import (
 )
 from conformance.peers.deadline import Deadline
 from conformance.peers.early_response import EARLY_NOTE, drain, parse_early, whole_response
+from conformance.peers.h2_early_answer import H2EarlyAnswer
 from conformance.peers.tls_outcome import FIRST_READ, HANDSHAKE, classify, session_facts
 
 __all__ = ["ClientCredential", "ContextCache", "FakeEEC", "WireCounter"]
@@ -173,7 +174,7 @@ class FakeEEC:
                 response = client.send(request, stream=True)
             except _NETWORK_ERRORS as exc:
                 tls, reply = _failed(watch.facts, watch.late_alert or exc, deadline), _Reply()
-                if early := _early_reply(request, watch.early_bytes, self.max_body_bytes):
+                if early := _early_reply(request, watch, self.max_body_bytes):
                     tls, reply = dataclasses.replace(watch.facts, detail=EARLY_NOTE), early
             else:
                 tls, reply = watch.facts, self._read(response, deadline)
@@ -326,7 +327,9 @@ class _ConnectionWatch:
     its preface), the alert the server sent is read before httpcore closes the socket: it is
     waiting in the receive buffer, and without this the refusal would look like a silent close.
     The same read keeps an HTTP/1.1 answer the server sent before our upload finished (a 413
-    then a close): :mod:`~conformance.peers.early_response`.
+    then a close): :mod:`~conformance.peers.early_response`. Over HTTP/2 such an answer comes as
+    frames on our stream while httpcore waits for flow-control window; the reads are watched for it
+    during the upload: :mod:`~conformance.peers.h2_early_answer`.
     """
 
     def __init__(self, eec: FakeEEC, deadline: Deadline, method: str = "GET") -> None:
@@ -337,6 +340,9 @@ class _ConnectionWatch:
         """What the server had sent when our write failed: maybe an early answer (:func:`_early_reply`)."""
         self._ssl_object: Any = None
         self._tls_socket: Any = None
+        self.h2_answer: H2EarlyAnswer | None = None
+        """Over HTTP/2, what the server sent on our stream while the body was being uploaded."""
+        self._uploading = False
 
     def __call__(self, event: str, info: dict[str, Any]) -> None:
         if event == "connection.connect_tcp.started":
@@ -349,6 +355,14 @@ class _ConnectionWatch:
             self._ssl_object = info["return_value"].get_extra_info("ssl_object")
             self._tls_socket = info["return_value"].get_extra_info("socket")
             self.facts = self._eec._session(self._ssl_object, address=self.facts.address)
+            if self._ssl_object.selected_alpn_protocol() == H2:
+                self._watch_reads(info["return_value"])
+        elif event == "http2.send_request_headers.started":
+            self.h2_answer = H2EarlyAnswer(stream_id=info["stream_id"], limit=self._eec.max_body_bytes)
+        elif event == "http2.send_request_body.started":
+            self._uploading = True
+        elif event == "http2.send_request_body.complete":  # the whole request went out: httpcore reads the answer
+            self._uploading, self.h2_answer = False, None
         elif self._ssl_object is not None and self.late_alert is None and _write_failed(event, info):
             method, limit = self._method, self._eec.max_body_bytes
             pending = drain(
@@ -360,30 +374,46 @@ class _ConnectionWatch:
             )
             self.late_alert, self.early_bytes = pending.alert, pending.data
 
+    def _watch_reads(self, stream: Any) -> None:
+        """See what httpcore reads from an HTTP/2 connection while the body is being uploaded: once
+        a complete answer has arrived, stop waiting for flow-control window (:mod:`.h2_early_answer`).
+        ``read`` is the documented ``httpcore.NetworkStream`` method, wrapped on this stream only."""
+        read = stream.read
+
+        def read_watched(max_bytes: int, timeout: float | None = None) -> bytes:
+            data: bytes = read(max_bytes, timeout)
+            if self._uploading and self.h2_answer is not None:
+                self.h2_answer.feed(data)
+                if self.h2_answer.complete:
+                    raise httpcore.ReadError(EARLY_NOTE)
+            return data
+
+        stream.read = read_watched
+
 
 def _write_failed(event: str, info: dict[str, Any]) -> bool:
     exc = info.get("exception")
     return event.endswith(".failed") and isinstance(exc, httpx.WriteError | httpcore.WriteError | OSError)
 
 
-def _early_reply(request: httpx.Request, data: bytes, limit: int) -> _Reply | None:
-    """The HTTP/1.1 answer the server sent before our upload finished (RFC 9112 9.6), or None.
-
-    Only a complete status line and header section count, parsed by h11; a body cut short is
-    kept and marked. Over h2 the bytes are frames, not HTTP/1.1, and give None; httpcore 1.0.9
-    does not surface an early h2 answer + RST_STREAM either (it waits for flow-control window
-    until the server closes: pinned in tests/test_eec_early_answer.py).
-    """
-    if not data:
-        return None
-    target = request.url.raw_path.decode("ascii", "replace")
-    answer = parse_early(data, method=request.method, target=target, host=request.url.host, limit=limit)
+def _early_reply(request: httpx.Request, watch: _ConnectionWatch, limit: int) -> _Reply | None:
+    """The answer the server sent before our upload finished, or None: over HTTP/1.1 from the bytes
+    waiting when our write failed (RFC 9112 9.6; only a complete status line and header section
+    count, parsed by h11), over HTTP/2 from the frames on our stream (RFC 9113 8.1,
+    :mod:`.h2_early_answer`). A body cut short is kept and marked."""
+    answer, version = None, "HTTP/1.1"
+    if watch.early_bytes:
+        url = request.url
+        target = url.raw_path.decode("ascii", "replace")
+        answer = parse_early(watch.early_bytes, method=request.method, target=target, host=url.host, limit=limit)
+    elif watch.h2_answer is not None:
+        answer, version = watch.h2_answer.response(), "HTTP/2"
     if answer is None:
         return None
     suffix = "" if answer.complete else f"\n…[response body incomplete: {'; '.join(answer.problems) or 'cut short'}]"
     return _Reply(
         status=answer.status,
-        http_version="HTTP/1.1",
+        http_version=version,
         response_headers=_redacted_headers(answer.headers),
         response_body=_render(answer.body) + suffix,
         response_json=_parse_json(answer.body) if answer.complete else None,
