@@ -10,6 +10,8 @@ One invocation measures, on this machine, and prints a table:
     ALPN its connections negotiated;
 (b) the harness's marginal cost per TLS connection: (full ``conformance run --target reference``
     minus the fixed cost) / ``counts.tls_connections`` of its results.json, as a ratio to (a);
+    (a) to (c) are measured in ``--rounds`` interleaved rounds (wall times on a shared machine drift
+    by a third within minutes), each ratio within its round, and the medians are shown;
 (c) fixed cost: a run selecting one case (``--req EES-POL-01``): interpreter, PKI, reference start,
     after one such run as a warm-up (the runs may write bytecode caches, :data:`RUN_ENVIRONMENT`);
     (b) and (c) also give the CPU time (user + sys) of the run processes, steadier than wall time
@@ -28,10 +30,12 @@ import os
 import resource
 import socket
 import ssl
+import statistics
 import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -249,9 +253,45 @@ def _percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))] if ordered else float("nan")
 
 
+@dataclass
+class Round:
+    """One round of (a) to (c), measured back to back so that its ratios share the machine's state."""
+
+    h1: tuple[float, float]
+    h2: tuple[float, float]
+    fixed: tuple[float, float, dict[str, Any]]
+    full: tuple[float, float, dict[str, Any]]
+
+    def floor(self, index: int) -> float:
+        """The run's floor (0: wall, 1: CPU), the two floors weighed by the run's ALPN mix."""
+        share = float(self.full[2]["h2_share"])
+        return share * self.h2[index] + (1 - share) * self.h1[index]
+
+    def marginal(self, index: int) -> float:
+        """The run's marginal cost per TLS connection (0: wall, 1: CPU)."""
+        connections = int(self.full[2]["tls_connections"]) - int(self.fixed[2]["tls_connections"])
+        full, fixed = (self.full[0], self.fixed[0]) if index == 0 else (self.full[1], self.fixed[1])
+        return (full - fixed) / max(connections, 1)
+
+    def ratio(self, index: int = 0) -> float:
+        return self.marginal(index) / self.floor(index)
+
+
+def measure_round(local: TargetConfig, handshakes: int) -> Round:
+    return Round(
+        floor(local, handshakes), floor_h2(local, handshakes), conformance_run("--req", "EES-POL-01"), conformance_run()
+    )
+
+
+def _ms(values: list[float]) -> str:
+    """The median in ms, with the range over the rounds."""
+    return f"{statistics.median(values) * 1000:.2f} ms ({min(values) * 1000:.2f}-{max(values) * 1000:.2f})"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--handshakes", type=int, default=200, help="(a) fresh connections for the floor")
+    parser.add_argument("--rounds", type=int, default=3, help="(a) to (c) measured this many times; medians")
     parser.add_argument("--eecs", type=int, default=200, help="(e) concurrent EECs")
     parser.add_argument("--tests-speedup", action="store_true", help="(d) also time the tests, -n 2 vs serial")
     args = parser.parse_args()
@@ -263,47 +303,42 @@ def main() -> None:
             targets = _targets(deployment)
             local = targets["reference-ees-local"]
             floor(local, 5), floor_h2(local, 5)  # warm up
-            h1_wall, h1_cpu = floor(local, args.handshakes)
-            h2_wall, h2_cpu = floor_h2(local, args.handshakes)
+            conformance_run("--req", "EES-POL-01")  # warm-up: bytecode cache, page cache
+            rounds = [measure_round(local, args.handshakes) for _ in range(max(args.rounds, 1))]
             seconds, latencies, errors = asyncio.run(
                 _load(targets["reference-ecs"], targets["reference-ees-token"], args.eecs)
             )
         finally:
             deployment.stop()
-    for version, wall, cpu in (("HTTP/1.1", h1_wall, h1_cpu), ("HTTP/2", h2_wall, h2_cpu)):
-        rows.append((f"(a) floor over {version}", f"{wall * 1000:.2f} ms/conn", f"plain ssl; CPU {cpu * 1000:.2f} ms"))
-
-    conformance_run("--req", "EES-POL-01")  # warm-up: bytecode cache, page cache
-    fixed_s, fixed_cpu, fixed_counts = conformance_run("--req", "EES-POL-01")
-    full_s, full_cpu, full_counts = conformance_run()
-    share = float(full_counts["h2_share"])
-    floor_wall = share * h2_wall + (1 - share) * h1_wall
-    floor_cpu = share * h2_cpu + (1 - share) * h1_cpu
+    share = statistics.median(float(r.full[2]["h2_share"]) for r in rounds)
+    for version, name in (("HTTP/1.1", "h1"), ("HTTP/2", "h2")):
+        walls, cpus = [getattr(r, name)[0] for r in rounds], [getattr(r, name)[1] for r in rounds]
+        rows.append((f"(a) floor over {version}", _ms(walls), f"plain ssl, per connection; CPU {_ms(cpus)}"))
     rows.append(
         (
             "(a) the run's floor, by its ALPN mix",
-            f"{floor_wall * 1000:.2f} ms/conn",
-            f"{share:.0%} of the run's connections negotiated h2; CPU {floor_cpu * 1000:.2f} ms/conn",
+            _ms([r.floor(0) for r in rounds]),
+            f"{share:.0%} of the run's connections negotiated h2; CPU {_ms([r.floor(1) for r in rounds])}",
         )
     )
-    connections = int(full_counts["tls_connections"]) - int(fixed_counts["tls_connections"])
-    marginal = (full_s - fixed_s) / max(connections, 1)
-    marginal_cpu = (full_cpu - fixed_cpu) / max(connections, 1)
+    last = rounds[-1].full
+    ratios, cpu_ratios = [r.ratio(0) for r in rounds], [r.ratio(1) for r in rounds]
     rows.append(
         (
             "(b) harness marginal cost per TLS connection",
-            f"{marginal * 1000:.2f} ms/conn",
-            f"{marginal / floor_wall:.2f}x the run's floor (target <= 1.5x; {marginal / h1_wall:.2f}x the HTTP/1.1 "
-            f"floor); full run {full_s:.2f} s, {full_counts['tls_connections']} conns, "
-            f"{full_counts['cases']['total']} cases; CPU {marginal_cpu * 1000:.2f} ms/conn = "
-            f"{marginal_cpu / floor_cpu:.2f}x the floor's CPU",
+            _ms([r.marginal(0) for r in rounds]),
+            f"{statistics.median(ratios):.2f}x the run's floor ({min(ratios):.2f}-{max(ratios):.2f}; target <= 1.5x); "
+            f"CPU {statistics.median(cpu_ratios):.2f}x; full run {statistics.median(r.full[0] for r in rounds):.2f} s, "
+            f"{last[2]['tls_connections']} conns, {last[2]['cases']['total']} cases",
         )
     )
+    fixed_walls = [r.fixed[0] for r in rounds]
     rows.append(
         (
             "(c) fixed cost (one case: --req EES-POL-01)",
-            f"{fixed_s:.2f} s",
-            f"target < 1 s; {fixed_counts['tls_connections']} conns; CPU {fixed_cpu:.2f} s",
+            f"{statistics.median(fixed_walls):.2f} s",
+            f"target < 1 s; range {min(fixed_walls):.2f}-{max(fixed_walls):.2f} s; "
+            f"CPU {statistics.median(r.fixed[1] for r in rounds):.2f} s",
         )
     )
     if args.tests_speedup:

@@ -37,6 +37,11 @@ from conformance.run_folders import (
 
 EXIT_SETUP = 2
 
+# `import httpx` also imports httpx's own command-line client (rich, click, pygments: about 80 ms,
+# a tenth of a one-case run) whenever those are installed, and schemathesis needs them
+# (encode/httpx#3547). This process never runs that client; the `httpx` command is unaffected.
+sys.modules.setdefault("httpx._main", None)  # type: ignore[arg-type]
+
 # pytest-timeout's thread method dumps the stack of every thread when it fires (hundreds of lines,
 # and an INTERNALERROR when that is during setup): a case limit must leave room for a handshake.
 CASE_TIMEOUT_SECONDS = (1.0, 3600.0)
