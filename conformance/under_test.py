@@ -14,6 +14,7 @@ to a declared target, and neither of those imports it.
 from __future__ import annotations
 
 import email.utils
+import functools
 import hashlib
 import json
 import os
@@ -270,21 +271,30 @@ class TargetUnderTest:
         bounded by the declaration, each made the authorized EEC's (:func:`.bad_requests.for_eec`)."""
         seed, count, schema_name = self.config.fuzz_seed, self.config.fuzz_examples, self.request_schema
         eec = self.identity()
-        drawn = bad_requests.draw(schema_name, seed=seed, count=count)
-        mine = [bad_requests.for_eec(body, eec_id=eec.eec_id, gpsi=eec.gpsi) for body in drawn]
-        bodies = [body for body in mine if schema.validate(body.value, schema_name, max_errors=1)]
+        drawn, bodies = _still_invalid_for_eec(schema_name, seed, count, eec.eec_id, eec.gpsi)
         self.evidence.note(
             "deliberately broken",
-            f"{self.fuzz_origin()}: {len(drawn)} drawn, {len(bodies)} still invalid with the EEC's own "
+            f"{self.fuzz_origin()}: {drawn} drawn, {len(bodies)} still invalid with the EEC's own "
             "eecId and ueId, and sent",
         )
         if not bodies:
             raise Inconclusive(f"missing test data: seed {seed} drew no body that stays invalid; change fuzz_seed")
-        return bodies
+        return list(bodies)
 
     def measure(self, name: str, value: Any, unit: str = "") -> None:
         """Record a measured, implementation-defined fact (EES-TOK-13): reported, never judged."""
         self.evidence.measure(f"measured on {self.name}", name, value, unit)
+
+
+@functools.lru_cache(maxsize=32)
+def _still_invalid_for_eec(
+    schema_name: str, seed: int, count: int, eec_id: str, gpsi: str | None
+) -> tuple[int, list[bad_requests.BadBody]]:
+    """How many bodies the seed draws, and those still schema-invalid once made this EEC's: once
+    per process (validating them is most of a generated-bodies case's own work). Never modified."""
+    drawn = bad_requests.draw(schema_name, seed=seed, count=count)
+    mine = [bad_requests.for_eec(body, eec_id=eec_id, gpsi=gpsi) for body in drawn]
+    return len(drawn), [body for body in mine if schema.validate(body.value, schema_name, max_errors=1)]
 
 
 class EcsUnderTest(TargetUnderTest):
