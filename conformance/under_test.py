@@ -13,12 +13,14 @@ to a declared target, and neither of those imports it.
 
 from __future__ import annotations
 
+import contextlib
 import email.utils
 import functools
 import hashlib
 import json
 import os
 import ssl
+import threading
 import time
 import urllib.parse
 from collections.abc import Callable
@@ -34,7 +36,7 @@ from authlib.oauth2.rfc7523 import PrivateKeyJWT
 from cryptography.hazmat.primitives import serialization
 
 from conformance.checks import schema
-from conformance.errors import CheckFailed, ConfigError, Inconclusive, NotApplicable, PeerError
+from conformance.errors import CheckFailed, ConfigError, HarnessError, Inconclusive, NotApplicable, PeerError
 from conformance.evidence import EvidenceLog, HttpExchange, TokenFacts
 from conformance.files import read_regular_file
 from conformance.issued_tokens import JwksError, load_jwks, token_facts, verify_signature
@@ -132,6 +134,12 @@ def _psk_declared(config: TargetConfig) -> str | None:
     return "declares no [target.psk] (the PSK identity and key for PSK-based TLS)"
 
 
+def _concurrency_declared(config: TargetConfig) -> str | None:
+    if config.concurrent_connections is not None:
+        return None
+    return "declares no [target] concurrent_connections (how many connections it accepts at the same moment)"
+
+
 def _client_auth_is(mode: str) -> Callable[[TargetConfig], str | None]:
     def check(config: TargetConfig) -> str | None:
         return None if config.client_auth == mode else f"declares client_auth = '{config.client_auth}', not '{mode}'"
@@ -148,6 +156,7 @@ CAPABILITIES: dict[str, Callable[[TargetConfig], str | None]] = {
     "token-endpoint": _token_endpoint,
     "server-certificate-only": _client_auth_is("server-certificate"),
     "psk": _psk_declared,
+    "concurrency": _concurrency_declared,
 }
 """What a case can need (``@pytest.mark.needs(NAME)``): each says why a declaration lacks it, or None."""
 
@@ -280,6 +289,39 @@ class TargetUnderTest:
         if not bodies:
             raise Inconclusive(f"missing test data: seed {seed} drew no body that stays invalid; change fuzz_seed")
         return list(bodies)
+
+    def at_once(self, send: Callable[[FakeEEC, str], HttpExchange]) -> list[HttpExchange]:
+        """``send(eec, label)`` by as many fake EECs (the authorized identity, its valid certificate)
+        as the target allows connections at once (``concurrent_connections``), each on its own fresh
+        connection from its own thread, released together so that the connections are open at the
+        same moment. The exchanges in the EECs' order; each is bounded by its own deadline."""
+        count = self.config.concurrent_connections
+        if count is None:
+            raise NotApplicable(f"target {self.name} {_concurrency_declared(self.config)}")
+        self.evidence.note("test data", f"{count} connections of the authorized EEC at the same moment")
+        eecs = [self.eec() for _ in range(count)]
+        start = threading.Barrier(count)
+        exchanges: list[HttpExchange | None] = [None] * count
+        failures: list[BaseException] = []
+
+        def one(index: int) -> None:
+            with contextlib.suppress(threading.BrokenBarrierError):  # a slow thread start: go anyway
+                start.wait(timeout=self.config.timeout)
+            try:
+                exchanges[index] = send(eecs[index], f"connection {index + 1} of {count}")
+            except BaseException as exc:  # a harness error: raised below, in the case's thread
+                failures.append(exc)
+
+        threads = [threading.Thread(target=one, args=(i,), name=f"eec-at-once-{i + 1}") for i in range(count)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=eecs[0].deadline + self.config.timeout)
+        if failures:
+            raise failures[0]
+        if any(thread.is_alive() for thread in threads) or None in exchanges:
+            raise HarnessError(f"a concurrent exchange with {self.name} outlived its deadline")
+        return [exchange for exchange in exchanges if exchange is not None]
 
     def measure(self, name: str, value: Any, unit: str = "") -> None:
         """Record a measured, implementation-defined fact (EES-TOK-13): reported, never judged."""

@@ -4,6 +4,9 @@ A real EES sees many EECs at once, and one EEC retrying in parallel. Against the
 reference deployment, :data:`CONNECTIONS` fresh mutual-TLS connections at once (bounded in
 count and time): the same valid token is accepted on every one, and concurrent registrations
 of the same EEC are each answered 201 or a 4xx, never a 5xx and never a dropped connection.
+Under the named faults ``ees.refuses-a-token-in-use`` and ``ees.fails-registration-race`` the
+same bursts meet 401 and 500: what the suite's concurrency cases
+(``suites/ees_6_3/test_6_3_concurrency.py``, through :meth:`TargetUnderTest.at_once`) catch.
 """
 
 from __future__ import annotations
@@ -11,13 +14,15 @@ from __future__ import annotations
 import asyncio
 import ssl
 from collections.abc import AsyncIterator, Iterator
+from dataclasses import replace
 from typing import Any
 
 import httpx
 import pytest
 import pytest_asyncio
 
-from conformance.evidence import EvidenceLog
+from conformance.errors import NotApplicable, PeerError
+from conformance.evidence import EvidenceLog, HttpExchange
 from conformance.run import ConformanceRun, Options
 from conformance.targets import edge_apis
 from conformance.targets.model import TargetConfig
@@ -25,16 +30,30 @@ from conformance.under_test import EcsUnderTest, EesUnderTest
 
 CONNECTIONS = 50
 LIMIT = 30.0
-pytestmark = pytest.mark.asyncio
 
 
-@pytest.fixture(scope="module")
-def run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ConformanceRun]:
-    started = ConformanceRun.start(Options(targets=["reference"], out=tmp_path_factory.mktemp("concurrency")))
+def _started(tmp_path_factory: pytest.TempPathFactory, *faults: str) -> Iterator[ConformanceRun]:
+    options = Options(targets=["reference"], faults=list(faults), out=tmp_path_factory.mktemp("concurrency"))
+    started = ConformanceRun.start(options)
     try:
         yield started
     finally:
         started.close()
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ConformanceRun]:
+    yield from _started(tmp_path_factory)
+
+
+@pytest.fixture(scope="module")
+def token_in_use_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ConformanceRun]:
+    yield from _started(tmp_path_factory, "ees.refuses-a-token-in-use")
+
+
+@pytest.fixture(scope="module")
+def race_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ConformanceRun]:
+    yield from _started(tmp_path_factory, "ees.fails-registration-race")
 
 
 def _target(run: ConformanceRun, name: str) -> TargetConfig:
@@ -71,6 +90,7 @@ async def no_leftover_tasks() -> AsyncIterator[None]:
     assert [t for t in asyncio.all_tasks() if t is not asyncio.current_task() and not t.done()] == []
 
 
+@pytest.mark.asyncio
 async def test_same_token_on_many_connections_at_once_is_accepted_every_time(
     run: ConformanceRun, no_leftover_tasks: None
 ) -> None:
@@ -86,6 +106,7 @@ async def test_same_token_on_many_connections_at_once_is_accepted_every_time(
     assert statuses == [201] * CONNECTIONS, statuses
 
 
+@pytest.mark.asyncio
 async def test_registration_race_of_one_eec_never_yields_a_5xx(run: ConformanceRun, no_leftover_tasks: None) -> None:
     config = _target(run, "reference-ees-local")
     body = edge_apis.request_body(config, next(e for e in config.eecs if e.role == "authorized"))
@@ -96,6 +117,7 @@ async def test_registration_race_of_one_eec_never_yields_a_5xx(run: ConformanceR
     assert 201 in statuses
 
 
+@pytest.mark.asyncio
 async def test_provisioning_race_of_one_eec_never_yields_a_5xx(run: ConformanceRun, no_leftover_tasks: None) -> None:
     config = _target(run, "reference-ecs")
     target = run.under_test(config, EvidenceLog())
@@ -105,3 +127,64 @@ async def test_provisioning_race_of_one_eec_never_yields_a_5xx(run: ConformanceR
     path = edge_apis.SERVICE_PROVISIONING_PATH
     statuses = await _all([_one(config, context, "POST", path, json=body) for _ in range(CONNECTIONS)])
     assert statuses == [200] * CONNECTIONS, statuses
+
+
+@pytest.mark.asyncio
+async def test_under_ees_refuses_a_token_in_use_the_same_burst_meets_401(
+    token_in_use_run: ConformanceRun, no_leftover_tasks: None
+) -> None:
+    config = _target(token_in_use_run, "reference-ees-token")
+    target = token_in_use_run.under_test(config, EvidenceLog())
+    assert isinstance(target, EesUnderTest)
+    body = edge_apis.request_body(config, next(e for e in config.eecs if e.role == "authorized"))
+    headers = {"Authorization": f"Bearer {target.token()}"}
+    context, path = _context(token_in_use_run, config), edge_apis.EEC_REGISTRATION_PATH
+    statuses = await _all([_one(config, context, "POST", path, json=body, headers=headers) for _ in range(CONNECTIONS)])
+    assert 401 in statuses
+    assert await _one(config, context, "POST", path, json=body, headers=headers) == 201  # alone: accepted
+
+
+@pytest.mark.asyncio
+async def test_under_ees_fails_registration_race_the_same_burst_meets_500(
+    race_run: ConformanceRun, no_leftover_tasks: None
+) -> None:
+    config = _target(race_run, "reference-ees-local")
+    body = edge_apis.request_body(config, next(e for e in config.eecs if e.role == "authorized"))
+    context, path = _context(race_run, config), edge_apis.EEC_REGISTRATION_PATH
+    statuses = await _all([_one(config, context, "POST", path, json=body) for _ in range(CONNECTIONS)])
+    assert 500 in statuses
+    assert await _one(config, context, "POST", path, json=body) == 201  # alone: registered
+
+
+def _register(target: EesUnderTest) -> Any:
+    return lambda eec, label: target.register(eec, label=label)
+
+
+def test_at_once_sends_as_many_connections_as_the_target_declares(run: ConformanceRun) -> None:
+    config = _target(run, "reference-ees-local")
+    target = run.under_test(config, EvidenceLog())
+    assert isinstance(target, EesUnderTest)
+    exchanges = target.at_once(_register(target))
+    assert config.concurrent_connections == len(exchanges) > 1
+    assert [x.status for x in exchanges] == [201] * len(exchanges)
+    assert exchanges[0].label.endswith(f"connection 1 of {len(exchanges)}")
+
+
+def test_at_once_is_not_applicable_without_the_declaration(run: ConformanceRun) -> None:
+    config = replace(_target(run, "reference-ees-local"), concurrent_connections=None)
+    target = run.under_test(config, EvidenceLog())
+    assert isinstance(target, EesUnderTest)
+    with pytest.raises(NotApplicable, match="concurrent_connections"):
+        target.at_once(_register(target))
+
+
+def test_at_once_raises_a_harness_error_from_any_connection(run: ConformanceRun) -> None:
+    target = run.under_test(replace(_target(run, "reference-ees-local"), concurrent_connections=3), EvidenceLog())
+
+    def send(eec: Any, label: str) -> HttpExchange:
+        if label.startswith("connection 2"):
+            raise PeerError("a broken peer")
+        return target.request_as(eec, label=label)
+
+    with pytest.raises(PeerError, match="a broken peer"):
+        target.at_once(send)

@@ -118,6 +118,13 @@ def test_the_generated_bad_requests_are_seeded_and_counted_by_the_declaration(wr
     assert (config.fuzz_seed, config.fuzz_examples) == (7, 3)
 
 
+def test_concurrent_connections_is_read_and_written_back(write: Write) -> None:
+    assert load_target(write(EES)).concurrent_connections is None  # not declared: the concurrency cases are N/A
+    config = load_target(write(changed(EES, "timeout = 5.0", "timeout = 5.0\nconcurrent_connections = 20")))
+    assert config.concurrent_connections == 20
+    assert load_target(write(dump_target(config), name="again.toml")).concurrent_connections == 20
+
+
 @pytest.mark.parametrize(
     ("written", "versions"), [('["2"]', ("2",)), ('["1.1"]', ("1.1",)), ('["1.1", "2"]', ("1.1", "2"))]
 )
@@ -440,6 +447,14 @@ CASES = [
     (EES, HARNESS, HARNESS + "fuzz_examples = 0\n", "harness.fuzz_examples", "0 is not positive"),
     (EES, HARNESS, HARNESS + "fuzz_examples = 101\n", "harness.fuzz_examples", "101 is too many, use at most 100"),
     (EES, HARNESS, HARNESS + 'fuzz_seed = "7"\n', "harness.fuzz_seed", "expected an integer, got a string"),
+    (EES, "timeout = 5.0", "timeout = 5.0\nconcurrent_connections = 1", "target.concurrent_connections",
+     "1 is out of range, give 2 to 200"),
+    (EES, "timeout = 5.0", "timeout = 5.0\nconcurrent_connections = 201", "target.concurrent_connections",
+     "201 is out of range"),
+    (EES, "timeout = 5.0", "timeout = 5.0\nconcurrent_connections = 0", "target.concurrent_connections",
+     "0 is not positive"),
+    (EES, "timeout = 5.0", 'timeout = 5.0\nconcurrent_connections = "20"', "target.concurrent_connections",
+     "expected an integer, got a string"),
     # names and deviations
     (EES, "[target]", '[target]\nname = "my target"', "target.name",
      "'my target' is not a usable target name"),

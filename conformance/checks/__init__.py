@@ -5,6 +5,6 @@ cites); a shape check raises :class:`~conformance.errors.ShapeViolation` (the S 
 owns the form of a refusal). Neither does I/O.
 """
 
-from conformance.checks import client_auth, http, psk, schema, tls, token_claims
+from conformance.checks import client_auth, concurrency, http, psk, schema, tls, token_claims
 
-__all__ = ["client_auth", "http", "psk", "schema", "tls", "token_claims"]
+__all__ = ["client_auth", "concurrency", "http", "psk", "schema", "tls", "token_claims"]

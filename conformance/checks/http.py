@@ -62,7 +62,7 @@ def served(exchange: HttpExchange, *, meaning: str) -> None:
         raise CheckFailed(
             title=f"Expected {meaning}",
             expected="the request served (HTTP 2xx)",
-            actual=exchange.summary() + _detail(exchange),
+            actual=exchange.summary() + body_detail(exchange),
         )
 
 
@@ -77,7 +77,7 @@ def refused(exchange: HttpExchange, *, meaning: str) -> None:
         raise CheckFailed(
             title=f"The request was served although {meaning}",
             expected=f"a refusal: {meaning}",
-            actual=exchange.summary() + _detail(exchange),
+            actual=exchange.summary() + body_detail(exchange),
         )
     if exchange.answered:
         return
@@ -167,7 +167,7 @@ def client_error(exchange: HttpExchange, *, meaning: str) -> None:
         raise CheckFailed(
             title=f"A bad request was not refused as the client's error ({meaning})",
             expected="HTTP 4xx (never 5xx: a malformed request must not break the server)",
-            actual=exchange.summary() + _detail(exchange),
+            actual=exchange.summary() + body_detail(exchange),
         )
 
 
@@ -179,7 +179,7 @@ def no_server_error(exchange: HttpExchange, *, meaning: str) -> None:
         raise CheckFailed(
             title=f"The server failed with a {exchange.status} on {meaning}",
             expected="a 4xx refusal: bad input is the client's error, never the server's",
-            actual=exchange.summary() + _detail(exchange),
+            actual=exchange.summary() + body_detail(exchange),
         )
 
 
@@ -232,7 +232,7 @@ def status_in(exchange: HttpExchange, expected: Collection[int], *, meaning: str
         raise CheckFailed(
             title=f"Expected {meaning}",
             expected=f"HTTP {' or '.join(str(s) for s in sorted(expected))}",
-            actual=exchange.summary() + _detail(exchange),
+            actual=exchange.summary() + body_detail(exchange),
         )
 
 
@@ -262,10 +262,11 @@ def problem_details(exchange: HttpExchange) -> None:
         raise CheckFailed(
             title="A refusal must be a ProblemDetails document",
             expected=problem[0],
-            actual=problem[1] + _detail(exchange),
+            actual=problem[1] + body_detail(exchange),
         )
 
 
-def _detail(exchange: HttpExchange) -> str:
+def body_detail(exchange: HttpExchange) -> str:
+    """``; body: ...``: the start of the response body on one line, for a failure's ``actual``."""
     body = " ".join(exchange.response_body.split())
     return f"; body: {body[:300]}" if body else ""

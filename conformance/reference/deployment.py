@@ -52,6 +52,8 @@ MAX_TOKEN_LIFETIME = 600
 """The reference ECS targets declare this; the ECS issues tokens for 300 s."""
 ECS_KID = "reference-ecs-1"
 SERVICES = ("eees-eecregistration",)
+CONCURRENT_CONNECTIONS = 20
+"""What the reference EES targets declare they accept at once: the concurrency cases' connections."""
 EECS = (
     EecIdentity("authorized", "eec-0001", "msisdn-491700000001"),
     EecIdentity("unauthorized", "eec-0002", "msisdn-491700000002"),
@@ -204,6 +206,7 @@ class ReferenceDeployment:
             authorization=authorization,
             service_names=SERVICES,
             trusted_issuer=TrustedIssuer(source="harness", issuer=ECS_FQDN, jwks_port=jwks_port),
+            concurrent_connections=CONCURRENT_CONNECTIONS,
         )
 
     def wait(self) -> None:

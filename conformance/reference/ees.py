@@ -18,6 +18,7 @@ the keys at one configured JWKS URL (fetched over TLS verified with ``trusted_jw
 
 from __future__ import annotations
 
+import asyncio
 import re
 import uuid
 from collections.abc import Mapping
@@ -93,6 +94,8 @@ class EesSettings:
 
 
 _UNSAFE = re.compile(r"[^\x20-\x21\x23-\x5b\x5d-\x7e]")
+IN_FLIGHT_HOLD = 0.05
+"""Seconds a registration stays in flight under the concurrency faults: concurrent ones overlap."""
 
 
 def challenge(realm: str, error: str | None = None, description: str | None = None, scope: str | None = None) -> str:
@@ -114,6 +117,7 @@ class _Ees:
 
     def __init__(self, settings: EesSettings, behaviour: EesBehaviour) -> None:
         self.settings, self.behaviour, self.realm = settings, behaviour, settings.fqdn
+        self._in_flight: set[str] = set()
         self.verifier: TokenVerifier | None = None
         if settings.trusted_issuer and settings.has_trusted_keys:
             remote = None
@@ -157,9 +161,28 @@ class _Ees:
             self._authorize_by_token(request, eec)
         else:
             self._authorize_locally(request, eec)
+        if self.behaviour.concurrency != "correct":
+            await self._one_at_a_time(request, eec)
         registration_id = str(uuid.uuid4())
         location = f"{request.url.scheme}://{request.url.netloc}{REGISTRATIONS_PATH}/{registration_id}"
         return JSONResponse(body, status_code=201, headers={"Location": location})
+
+    async def _one_at_a_time(self, request: Request, eec: KnownEec) -> None:
+        """Faults ees.refuses-a-token-in-use and ees.fails-registration-race: a registration is "in
+        flight" for IN_FLIGHT_HOLD seconds, and one overlapping another of its token (or EEC) fails."""
+        by_token = self.behaviour.concurrency == "refuses-token-in-use"
+        key = request.headers.get("authorization") if by_token else eec.eec_id
+        if key is None:  # no token: nothing to be in use
+            return
+        if key in self._in_flight:
+            if by_token:
+                raise bearer_refusal(self.realm, 401, "INVALID_TOKEN", "the token is in use", "invalid_token")
+            raise Refusal(500, "Internal Server Error", "duplicate registration in progress", "SYSTEM_FAILURE")
+        self._in_flight.add(key)
+        try:
+            await asyncio.sleep(IN_FLIGHT_HOLD)
+        finally:
+            self._in_flight.discard(key)
 
     def _authorize_by_token(self, request: Request, eec: KnownEec) -> None:
         try:

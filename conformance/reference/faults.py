@@ -154,6 +154,9 @@ class EesBehaviour:
     checks_member_types: bool = True
     validates_gpsi_form: bool = True
     validates_request: bool = True
+    concurrency: Literal["correct", "refuses-token-in-use", "fails-registration-race"] = "correct"
+    """How a registration overlapping another of the same token or EEC is treated (the faults hold
+    each registration ``IN_FLIGHT_HOLD`` seconds, so that concurrent ones overlap)."""
 
 
 @dataclass(frozen=True)
@@ -563,6 +566,19 @@ _CATALOGUE: tuple[Fault, ...] = (
         ("EES-ROB-01",),
         also_breaks=(("EES-RESP-02", "a 500 is not the form of a refusal"),),
         effect={"validates_request": False},
+    ),
+    Fault(
+        "ees.refuses-a-token-in-use",
+        "A token that is being used by another registration at the same moment is refused (401 "
+        "invalid_token), as if concurrent use were a replay.",
+        ("EES-TOK-01",),
+        effect={"concurrency": "refuses-token-in-use"},
+    ),
+    Fault(
+        "ees.fails-registration-race",
+        "A registration of an EEC while another registration of that EEC is under way answers 500.",
+        ("EES-ROB-01",),
+        effect={"concurrency": "fails-registration-race"},
     ),
     Fault(
         "ees.accepts-tls-1.0-and-1.1",

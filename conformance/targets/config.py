@@ -50,6 +50,7 @@ from conformance.targets.model import (
     FUZZ_EXAMPLES,
     FUZZ_SEED,
     HTTP_VERSIONS,
+    MAX_CONCURRENT_CONNECTIONS,
     MAX_FUZZ_EXAMPLES,
     TOKEN_CLIENT_AUTHS,
     Authorization,
@@ -386,6 +387,7 @@ def load_target(path: Path, *, material_must_exist: bool = True) -> TargetConfig
         http_versions=_http_versions(target),
         request_template=target.file("request_template", values.request_template, None),
         psk=_psk(target, role),
+        concurrent_connections=_concurrent_connections(target),
         client_certs=client_certs,
         harness_material=harness.material("material", must_exist=material_must_exist),
         fuzz_seed=harness.positive_int("fuzz_seed", FUZZ_SEED),
@@ -419,6 +421,19 @@ def _http_versions(t: _Table) -> tuple[HttpVersion, ...]:
     if len(set(chosen)) != len(chosen):
         t.fail("http_versions", "lists a version twice", 'write each once, preferred first: ["2", "1.1"]')
     return tuple(v for c in chosen for v in HTTP_VERSIONS if v == c)
+
+
+def _concurrent_connections(t: _Table) -> int | None:
+    if not t.has("concurrent_connections"):
+        return None
+    count = t.positive_int("concurrent_connections", 0)
+    if not 2 <= count <= MAX_CONCURRENT_CONNECTIONS:
+        t.fail(
+            "concurrent_connections",
+            f"{count} is out of range",
+            f"give 2 to {MAX_CONCURRENT_CONNECTIONS}: how many connections your server accepts at the same moment",
+        )
+    return count
 
 
 def _fuzz_examples(t: _Table) -> int:

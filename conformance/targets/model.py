@@ -25,6 +25,8 @@ FUZZ_SEED = 33558
 two runs against one target send the same requests."""
 FUZZ_EXAMPLES = 12
 MAX_FUZZ_EXAMPLES = 100
+MAX_CONCURRENT_CONNECTIONS = 200
+"""The most connections the concurrency cases open at once, whatever a target allows."""
 
 
 @dataclass(frozen=True)
@@ -209,6 +211,9 @@ class TargetConfig:
     """Optional JSON body the harness starts every ECSServProvReq / EECRegistration from."""
     psk: PskConfig | None = None
     """An external PSK the ECS accepts (``[target.psk]``); ``None``: none declared (ECS-TLS-07 N/A)."""
+    concurrent_connections: int | None = None
+    """How many connections the target lets the harness open at the same moment, for the concurrency
+    cases (one token on many connections, registration races); ``None``: not declared, they are N/A."""
     # ECS only
     candidate_ees: tuple[CandidateEes, ...] = ()
     token_delivery: TokenDelivery | None = None

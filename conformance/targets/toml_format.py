@@ -20,7 +20,10 @@ __all__ = ["TABLES", "dump_target", "toml_value"]
 # Keys name the model's fields (``material`` excepted), so the writer can read them off the dataclasses.
 TABLES: Final[dict[str, str | None]] = {
     "": "target harness eec ees ecs deviation extra",
-    "target": "name role base_url fqdn trust_anchor client_auth timeout http_versions request_template psk",
+    "target": (
+        "name role base_url fqdn trust_anchor client_auth timeout http_versions request_template"
+        " concurrent_connections psk"
+    ),
     "target.psk": "identity key_env key_file hash port tls_version",
     "harness": "client_certs material fuzz_seed fuzz_examples",
     "eec": "role eec_id gpsi cert key key_passphrase_env oauth_key oauth_cert",
