@@ -90,31 +90,33 @@ async def no_leftover_tasks() -> AsyncIterator[None]:
     assert [t for t in asyncio.all_tasks() if t is not asyncio.current_task() and not t.done()] == []
 
 
+async def _registrations(run: ConformanceRun, name: str) -> tuple[list[int], int]:
+    """:data:`CONNECTIONS` registrations of the authorized EEC at ``name`` at once (at a token EES
+    all with one valid token), then one more alone: their statuses."""
+    config = _target(run, name)
+    target = run.under_test(config, EvidenceLog())
+    assert isinstance(target, EesUnderTest)
+    body = edge_apis.request_body(config, next(e for e in config.eecs if e.role == "authorized"))
+    headers = {"Authorization": f"Bearer {target.token()}"} if config.authorization == "token" else {}
+    context, path = _context(run, config), edge_apis.EEC_REGISTRATION_PATH
+    burst = await _all([_one(config, context, "POST", path, json=body, headers=headers) for _ in range(CONNECTIONS)])
+    return burst, await _one(config, context, "POST", path, json=body, headers=headers)
+
+
 @pytest.mark.asyncio
 async def test_same_token_on_many_connections_at_once_is_accepted_every_time(
     run: ConformanceRun, no_leftover_tasks: None
 ) -> None:
-    config = _target(run, "reference-ees-token")
-    target = run.under_test(config, EvidenceLog())
-    assert isinstance(target, EesUnderTest)
-    token = target.token()
-    body = edge_apis.request_body(config, next(e for e in config.eecs if e.role == "authorized"))
-    headers = {"Authorization": f"Bearer {token}"}
-    context = _context(run, config)
-    path = edge_apis.EEC_REGISTRATION_PATH
-    statuses = await _all([_one(config, context, "POST", path, json=body, headers=headers) for _ in range(CONNECTIONS)])
-    assert statuses == [201] * CONNECTIONS, statuses
+    burst, alone = await _registrations(run, "reference-ees-token")
+    assert burst == [201] * CONNECTIONS, burst
+    assert alone == 201
 
 
 @pytest.mark.asyncio
 async def test_registration_race_of_one_eec_never_yields_a_5xx(run: ConformanceRun, no_leftover_tasks: None) -> None:
-    config = _target(run, "reference-ees-local")
-    body = edge_apis.request_body(config, next(e for e in config.eecs if e.role == "authorized"))
-    context = _context(run, config)
-    path = edge_apis.EEC_REGISTRATION_PATH
-    statuses = await _all([_one(config, context, "POST", path, json=body) for _ in range(CONNECTIONS)])
-    assert all(s == 201 or 400 <= s < 500 for s in statuses), statuses
-    assert 201 in statuses
+    burst, _ = await _registrations(run, "reference-ees-local")
+    assert all(s == 201 or 400 <= s < 500 for s in burst), burst
+    assert 201 in burst
 
 
 @pytest.mark.asyncio
@@ -133,27 +135,18 @@ async def test_provisioning_race_of_one_eec_never_yields_a_5xx(run: ConformanceR
 async def test_under_ees_refuses_a_token_in_use_the_same_burst_meets_401(
     token_in_use_run: ConformanceRun, no_leftover_tasks: None
 ) -> None:
-    config = _target(token_in_use_run, "reference-ees-token")
-    target = token_in_use_run.under_test(config, EvidenceLog())
-    assert isinstance(target, EesUnderTest)
-    body = edge_apis.request_body(config, next(e for e in config.eecs if e.role == "authorized"))
-    headers = {"Authorization": f"Bearer {target.token()}"}
-    context, path = _context(token_in_use_run, config), edge_apis.EEC_REGISTRATION_PATH
-    statuses = await _all([_one(config, context, "POST", path, json=body, headers=headers) for _ in range(CONNECTIONS)])
-    assert 401 in statuses
-    assert await _one(config, context, "POST", path, json=body, headers=headers) == 201  # alone: accepted
+    burst, alone = await _registrations(token_in_use_run, "reference-ees-token")
+    assert 401 in burst
+    assert alone == 201  # the token alone: accepted
 
 
 @pytest.mark.asyncio
 async def test_under_ees_fails_registration_race_the_same_burst_meets_500(
     race_run: ConformanceRun, no_leftover_tasks: None
 ) -> None:
-    config = _target(race_run, "reference-ees-local")
-    body = edge_apis.request_body(config, next(e for e in config.eecs if e.role == "authorized"))
-    context, path = _context(race_run, config), edge_apis.EEC_REGISTRATION_PATH
-    statuses = await _all([_one(config, context, "POST", path, json=body) for _ in range(CONNECTIONS)])
-    assert 500 in statuses
-    assert await _one(config, context, "POST", path, json=body) == 201  # alone: registered
+    burst, alone = await _registrations(race_run, "reference-ees-local")
+    assert 500 in burst
+    assert alone == 201  # one registration alone: registered
 
 
 def _register(target: EesUnderTest) -> Any:
