@@ -15,7 +15,7 @@ def test_a_token_refused_on_one_connection_fails_ees_tok_01() -> None:
     with pytest.raises(CheckFailed) as caught:
         concurrency.token_accepted_on_every_connection([exchange(201), exchange(401), exchange(403)])
     assert caught.value.requirement == "EES-TOK-01"
-    assert caught.value.title.startswith("2 of 3 connections")
+    assert caught.value.title.startswith("2 of 3 requests: a valid token was refused")
 
 
 def test_a_5xx_or_no_answer_fails_the_robustness_requirement_named() -> None:

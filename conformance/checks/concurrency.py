@@ -11,14 +11,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from conformance.checks.http import body_detail
+from conformance.checks import http
 from conformance.errors import CheckFailed, Inconclusive
 from conformance.evidence import HttpExchange
 
 __all__ = ["answered_without_server_error", "served_at_least_once", "token_accepted_on_every_connection"]
 
 _TOKEN_REFUSALS = frozenset({401, 403})
-_SHOWN = 3
 
 
 def served_at_least_once(exchanges: Sequence[HttpExchange], *, status: int) -> None:
@@ -35,32 +34,31 @@ def served_at_least_once(exchanges: Sequence[HttpExchange], *, status: int) -> N
 def token_accepted_on_every_connection(exchanges: Sequence[HttpExchange]) -> None:
     """The same valid token, presented on every one of ``exchanges`` at once, was refused on none
     (EES-TOK-01)."""
-    refused = [exchange for exchange in exchanges if exchange.status in _TOKEN_REFUSALS]
-    if refused:
-        raise CheckFailed(
-            title=f"{len(refused)} of {len(exchanges)} connections: a valid token was refused while the same "
-            "token was in use on the other connections",
-            expected="HTTP 201 on every connection: a bearer token is valid for its lifetime, however many "
-            "requests present it (RFC 6750 1.2)",
-            actual=_shown(refused),
-            requirement="EES-TOK-01",
-        )
+    http.every([(x.label, x) for x in exchanges], _token_not_refused)
 
 
 def answered_without_server_error(exchanges: Sequence[HttpExchange], *, requirement: str) -> None:
     """Every connection got an answer, and no answer was a 5xx (``requirement``: the ROB-01 of the role)."""
-    broken = [x for x in exchanges if not x.answered or (x.status is not None and x.status >= 500)]
-    if broken:
+
+    def answered_well(exchange: HttpExchange, _: str) -> None:
+        if not exchange.answered or (exchange.status is not None and exchange.status >= 500):
+            raise CheckFailed(
+                title="a connection open at the same moment as the others got a server error or no answer",
+                expected="an answer on every connection the server accepts at once (a 2xx, or a 4xx refusal), "
+                "never a 5xx or a connection ended without one",
+                actual=exchange.summary() + http.body_detail(exchange),
+                requirement=requirement,
+            )
+
+    http.every([(x.label, x) for x in exchanges], answered_well)
+
+
+def _token_not_refused(exchange: HttpExchange, _: str) -> None:
+    if exchange.status in _TOKEN_REFUSALS:
         raise CheckFailed(
-            title=f"{len(broken)} of {len(exchanges)} connections open at the same moment got a server error "
-            "or no answer",
-            expected="an answer on every connection the server accepts at once (a 2xx, or a 4xx refusal), "
-            "never a 5xx or a connection ended without one",
-            actual=_shown(broken),
-            requirement=requirement,
+            title="a valid token was refused while the same token was in use on the other connections",
+            expected="HTTP 201 on every connection: a bearer token is valid for its lifetime, however many "
+            "requests present it (RFC 6750 1.2)",
+            actual=exchange.summary() + http.body_detail(exchange),
+            requirement="EES-TOK-01",
         )
-
-
-def _shown(exchanges: Sequence[HttpExchange]) -> str:
-    text = "; ".join(f"[{x.label}] {x.summary()}{body_detail(x)}" for x in exchanges[:_SHOWN])
-    return text + (f"; ... and {len(exchanges) - _SHOWN} more" if len(exchanges) > _SHOWN else "")
