@@ -343,13 +343,7 @@ def self_signed_client_cert(
     start, end = _validity(not_before, not_after)
     subject = subject or _name(common_name, organization)
     certificate = (
-        x509.CertificateBuilder()
-        .subject_name(subject)
-        .issuer_name(subject)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(start)
-        .not_valid_after(end)
+        _self_signed_builder(subject, key, start, end)
         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
         .add_extension(_key_usage(("digital_signature",)), critical=True)
         .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.CLIENT_AUTH]), critical=False)
@@ -402,6 +396,21 @@ def _summarize_der(der: bytes) -> CertSummary:
     return summarize(cert)
 
 
+def _self_signed_builder(
+    subject: x509.Name, key: PrivateKey, not_before: datetime, not_after: datetime
+) -> x509.CertificateBuilder:
+    """A certificate that names ``subject`` as its issuer too, for ``key``; extensions to add."""
+    return (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(not_before)
+        .not_valid_after(not_after)
+    )
+
+
 def _self_signed_ca(
     subject: x509.Name,
     key: PrivateKey,
@@ -411,13 +420,7 @@ def _self_signed_ca(
 ) -> x509.Certificate:
     usage = _key_usage(("digital_signature", "key_cert_sign", "crl_sign"))
     return (
-        x509.CertificateBuilder()
-        .subject_name(subject)
-        .issuer_name(subject)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(not_before)
-        .not_valid_after(not_after)
+        _self_signed_builder(subject, key, not_before, not_after)
         .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
         .add_extension(usage, critical=True)
         .add_extension(key_id, critical=False)
