@@ -35,6 +35,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -72,30 +73,45 @@ def _client_context(config: TargetConfig, *, alpn: list[str] | None = None) -> s
     return context
 
 
-def floor(config: TargetConfig, count: int) -> tuple[float, float]:
-    """(a) Wall and CPU seconds per fresh mutual-TLS handshake + one HTTP/1.1 registration, plain
-    ssl. CPU is this process's, which includes the reference servers' threads, as a run's does."""
-    context = _client_context(config, alpn=["http/1.1"])
+def _timed(
+    config: TargetConfig, count: int, alpn: str, exchange: Callable[[ssl.SSLSocket], None]
+) -> tuple[float, float]:
+    """Wall and CPU seconds per fresh mutual-TLS connection (offering ``alpn``) carrying ``exchange``.
+    CPU is this process's, which includes the reference servers' threads, as a run's does."""
+    context = _client_context(config, alpn=[alpn])
     url = httpx.URL(config.base_url)
-    authorized = next(e for e in config.eecs if e.role == "authorized")
-    body = json.dumps(edge_apis.request_body(config, authorized)).encode()
-    request = (
-        f"POST {edge_apis.EEC_REGISTRATION_PATH} HTTP/1.1\r\nHost: {config.fqdn}\r\nContent-Type: application/json\r\n"
-        f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n"
-    ).encode() + body
     started, cpu_started = time.perf_counter(), time.process_time()
     for _ in range(count):
         with (
             socket.create_connection((url.host, url.port or 443), timeout=TIMEOUT) as raw,
             context.wrap_socket(raw, server_hostname=config.fqdn) as tls,
         ):
-            tls.sendall(request)
-            reply = b""
-            while chunk := tls.recv(65536):
-                reply += chunk
-            if not reply.startswith(b"HTTP/1.1 201"):
-                raise SystemExit(f"floor: the reference EES answered {reply[:60]!r}")
+            exchange(tls)
     return (time.perf_counter() - started) / count, (time.process_time() - cpu_started) / count
+
+
+def _registration(config: TargetConfig) -> bytes:
+    authorized = next(e for e in config.eecs if e.role == "authorized")
+    return json.dumps(edge_apis.request_body(config, authorized)).encode()
+
+
+def floor(config: TargetConfig, count: int) -> tuple[float, float]:
+    """(a) Wall and CPU seconds per fresh mutual-TLS handshake + one HTTP/1.1 registration, plain ssl."""
+    body = _registration(config)
+    request = (
+        f"POST {edge_apis.EEC_REGISTRATION_PATH} HTTP/1.1\r\nHost: {config.fqdn}\r\nContent-Type: application/json\r\n"
+        f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n"
+    ).encode() + body
+
+    def exchange(tls: ssl.SSLSocket) -> None:
+        tls.sendall(request)
+        reply = b""
+        while chunk := tls.recv(65536):
+            reply += chunk
+        if not reply.startswith(b"HTTP/1.1 201"):
+            raise SystemExit(f"floor: the reference EES answered {reply[:60]!r}")
+
+    return _timed(config, count, "http/1.1", exchange)
 
 
 def _h2_frame(kind: int, flags: int, stream: int, payload: bytes) -> bytes:
@@ -147,19 +163,13 @@ def _h2_exchange(tls: ssl.SSLSocket, request: bytes) -> int:
 
 def floor_h2(config: TargetConfig, count: int) -> tuple[float, float]:
     """(a) As :func:`floor`, over HTTP/2: ALPN h2, the request as frames."""
-    context = _client_context(config, alpn=["h2"])
-    url = httpx.URL(config.base_url)
-    authorized = next(e for e in config.eecs if e.role == "authorized")
-    request = _h2_request(config, json.dumps(edge_apis.request_body(config, authorized)).encode())
-    started, cpu_started = time.perf_counter(), time.process_time()
-    for _ in range(count):
-        with (
-            socket.create_connection((url.host, url.port or 443), timeout=TIMEOUT) as raw,
-            context.wrap_socket(raw, server_hostname=config.fqdn) as tls,
-        ):
-            if tls.selected_alpn_protocol() != "h2" or _h2_exchange(tls, request) != 201:
-                raise SystemExit(f"floor: no 201 over HTTP/2 from the reference EES ({tls.selected_alpn_protocol()})")
-    return (time.perf_counter() - started) / count, (time.process_time() - cpu_started) / count
+    request = _h2_request(config, _registration(config))
+
+    def exchange(tls: ssl.SSLSocket) -> None:
+        if tls.selected_alpn_protocol() != "h2" or _h2_exchange(tls, request) != 201:
+            raise SystemExit(f"floor: no 201 over HTTP/2 from the reference EES ({tls.selected_alpn_protocol()})")
+
+    return _timed(config, count, "h2", exchange)
 
 
 def h2_share(record: dict[str, Any]) -> float:
