@@ -190,7 +190,11 @@ def _h2_answers_early_then_resets_the_stream(conn: socket.socket, stop: threadin
                 server.send_headers(event.stream_id, [*headers, ("content-length", str(len(PROBLEM_BODY)))])
                 server.send_data(event.stream_id, PROBLEM_BODY, end_stream=True)
                 server.reset_stream(event.stream_id, h2.errors.ErrorCodes.NO_ERROR)
-        conn.sendall(server.data_to_send())
+        try:  # h2 answers the upload's late DATA frames (RST_STREAM): the client may have closed by then
+            conn.sendall(server.data_to_send())
+        except OSError:
+            CLIENT_CLOSED.set()
+            return
 
 
 CLIENT_CLOSED = threading.Event()
