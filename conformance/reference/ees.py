@@ -26,7 +26,6 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from starlette.applications import Starlette
-from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
@@ -156,7 +155,9 @@ class _Ees:
         if self.behaviour.validates_request:
             check_schema(body, "EECRegistration")
         if self.settings.authorization == "token" and self.verifier and self.verifier.remote:
-            await run_in_threadpool(self._authorize_by_token, request, eec)  # may fetch the JWKS: off the loop
+            # It may fetch the JWKS: off the loop, on the loop's own executor, which the server's
+            # asyncio.Runner joins when it stops (anyio's worker threads would outlive the server).
+            await asyncio.to_thread(self._authorize_by_token, request, eec)
         elif self.settings.authorization == "token":
             self._authorize_by_token(request, eec)
         else:
